@@ -1,0 +1,32 @@
+"""The one exception root of triage and a subclass per failure a user can act on."""
+
+
+class TriageError(Exception):
+    """Root of every error triage raises on purpose."""
+
+
+class ConfigError(TriageError):
+    """The configuration is missing, unreadable or invalid.
+
+    Carries the file, the key (dotted path) and the problem, so the message
+    tells the operator exactly what to fix.
+    """
+
+    def __init__(self, file: str, key: str, problem: str) -> None:
+        self.file = file
+        self.key = key
+        self.problem = problem
+        where = f"{file}: {key}" if key else file
+        super().__init__(f"{where}: {problem}")
+
+
+class ParseError(TriageError):
+    """Raw bytes that cannot be read as an e-mail message."""
+
+
+class ModelError(TriageError):
+    """The classifier model is missing, unsafe, or does not fit this version."""
+
+
+class CorpusError(TriageError):
+    """The training corpus or its labels are malformed."""

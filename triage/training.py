@@ -1,0 +1,145 @@
+"""`triage train`: fit the classifier on the corpus, measure it, and write it out.
+
+Reproducible: the records are read in id order, every random state is
+fixed, and the same data gives the same model and the same figures. The
+fixed test split (see `triage.corpus.split_of`) is never trained on; its
+per-class figures go into the model's metadata and the report.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import sklearn
+from sklearn.base import clone
+from sklearn.metrics import confusion_matrix, precision_recall_fscore_support
+from sklearn.model_selection import StratifiedKFold, cross_val_predict
+
+from triage import __version__
+from triage.corpus import TOPICS, Record, data_hash, to_mime
+from triage.features import classification_text
+from triage.model import TopicModel, candidate_pipelines
+from triage.parsing import parse_mail
+
+Progress = Callable[[str], None]
+_SHORT = {"influma": "influma", "blog2social": "b2s", "prgateway-sales": "sales", "prgateway-support": "support",
+          "billing": "billing", "press-release": "press", "deletion": "deletion", "unsorted": "unsorted"}
+CV_FOLDS = 5
+SEED = 0
+
+
+@dataclass(frozen=True)
+class Sample:
+    id: str
+    split: str
+    text: str
+    topic: str
+    product: str
+
+
+def samples(records: list[Record], progress: Progress = lambda _: None) -> list[Sample]:
+    """Classification texts of the non-automated records, built through the real parser."""
+    out = []
+    wanted = [r for r in records if r.topic != "automated"]
+    for i, record in enumerate(wanted, 1):
+        mail = parse_mail(to_mime(record))
+        out.append(Sample(record.id, record.split, classification_text(mail), record.topic, record.labels["product"]))
+        if i % 250 == 0 or i == len(wanted):
+            progress(f"parsed {i}/{len(wanted)} mails")
+    return out
+
+
+def class_report(truth: list[str], predicted: list[str], labels: list[str]) -> dict[str, Any]:
+    """Per-class precision/recall/F1/support, macro averages, accuracy and the confusion matrix."""
+    p, r, f, s = precision_recall_fscore_support(truth, predicted, labels=labels, zero_division=0)
+    per_class = {
+        label: {"precision": round(float(p[i]), 4), "recall": round(float(r[i]), 4),
+                "f1": round(float(f[i]), 4), "support": int(s[i])}
+        for i, label in enumerate(labels)
+    }
+    return {
+        "per_class": per_class,
+        "macro_f1": round(float(np.mean(f)), 4),
+        "accuracy": round(float(np.mean(np.array(truth) == np.array(predicted))), 4),
+        "confusion": {"labels": labels, "matrix": confusion_matrix(truth, predicted, labels=labels).tolist()},
+    }
+
+
+def train(records: list[Record], progress: Progress = lambda _: None, candidates: list[str] | None = None) -> TopicModel:
+    """Choose a design by cross-validation on the train split, fit it, evaluate on the test split."""
+    data = samples(records, progress)
+    train_set = [s for s in data if s.split == "train"]
+    test_set = [s for s in data if s.split == "test"]
+    x_train = [s.text for s in train_set]
+    y_train = [s.topic for s in train_set]
+    labels = [t for t in TOPICS if t in set(y_train)]
+    folds = StratifiedKFold(n_splits=CV_FOLDS, shuffle=True, random_state=SEED)
+
+    designs = candidate_pipelines(SEED)
+    cv_results = {}
+    for name in candidates or list(designs):
+        progress(f"cross-validating {name} ({CV_FOLDS} folds over {len(train_set)} mails)")
+        predicted = cross_val_predict(clone(designs[name]), x_train, y_train, cv=folds)
+        cv_results[name] = class_report(y_train, list(predicted), labels)
+        progress(f"  {name}: macro-F1 {cv_results[name]['macro_f1']:.3f}")
+    best = max(cv_results, key=lambda name: (cv_results[name]["macro_f1"], name))
+
+    progress(f"fitting {best} on {len(train_set)} mails")
+    topic = clone(designs[best]).fit(x_train, y_train)
+    product = clone(designs["logreg"]).fit(x_train, [s.product for s in train_set])
+    model = TopicModel(topic, product, {})
+
+    predictions = model.predict([s.text for s in test_set])
+    test_report = class_report([s.topic for s in test_set], [p.topic for p in predictions], labels)
+    product_truth = [s.product for s in test_set]
+    product_pred = [p.product for p in predictions]
+    model.metadata.update({
+        "triage_version": __version__,
+        "model_version": f"{__version__}+{data_hash(records)[:12]}",
+        "sklearn_version": sklearn.__version__,
+        "training_data_sha256": data_hash(records),
+        "trained_at": dt.datetime.now(dt.timezone.utc).replace(microsecond=0).isoformat(),
+        "design": best,
+        "mails": {"total": len(records), "train": len(train_set), "test": len(test_set),
+                  "automated_excluded": len(records) - len(data)},
+        "cross_validation": {name: {"macro_f1": r["macro_f1"], "accuracy": r["accuracy"]} for name, r in cv_results.items()},
+        "cross_validation_best": cv_results[best],
+        "test": test_report,
+        "test_product_accuracy": round(float(np.mean(np.array(product_truth) == np.array(product_pred))), 4),
+        "test_confidence": _confidence_table(test_set, predictions),
+    })
+    return model
+
+
+def _confidence_table(test_set: list[Sample], predictions: list[Any]) -> list[dict[str, float]]:
+    """For several thresholds: share of test mail sent to `unsorted`, accuracy of the rest."""
+    rows = []
+    for threshold in (0.3, 0.4, 0.45, 0.5, 0.6, 0.7):
+        kept = [(s, p) for s, p in zip(test_set, predictions) if p.confidence >= threshold]
+        correct = sum(1 for s, p in kept if s.topic == p.topic)
+        rows.append({
+            "threshold": threshold,
+            "unsorted_share": round(1 - len(kept) / max(1, len(test_set)), 4),
+            "accuracy_of_sorted": round(correct / max(1, len(kept)), 4),
+        })
+    return rows
+
+
+def format_report(report: dict[str, Any], title: str) -> str:
+    """A per-class table and the confusion matrix as plain text."""
+    lines = [title, f"{'class':<20}{'precision':>10}{'recall':>10}{'f1':>10}{'support':>9}"]
+    for label, row in report["per_class"].items():
+        lines.append(f"{label:<20}{row['precision']:>10.3f}{row['recall']:>10.3f}{row['f1']:>10.3f}{row['support']:>9}")
+    lines.append(f"{'macro':<20}{'':>10}{'':>10}{report['macro_f1']:>10.3f}")
+    lines.append(f"accuracy {report['accuracy']:.3f}")
+    labels = report["confusion"]["labels"]
+    short = [_SHORT.get(label, label[:8]) for label in labels]
+    lines.append("confusion (rows: truth, columns: predicted)")
+    lines.append(" " * 20 + "".join(f"{s:>9}" for s in short))
+    for label, row in zip(labels, report["confusion"]["matrix"]):
+        lines.append(f"{label:<20}" + "".join(f"{n:>9}" for n in row))
+    return "\n".join(lines)
