@@ -161,6 +161,9 @@ def _train(args: argparse.Namespace) -> int:
     print()
     print(format_report(meta["test"], f"test split ({meta['mails']['test']} mails, never trained on)"))
     print(f"product accuracy on the test split: {meta['test_product_accuracy']:.3f}")
+    tech = meta["test_technical"]
+    print(f"technical problem on the test split ({tech['rule']}): precision {tech['precision']:.3f} "
+          f"recall {tech['recall']:.3f} F1 {tech['f1']:.3f} ({tech['support']} problems)")
     model_path, meta_path = save_model(model, args.out)
     print(f"model written to {model_path} (metadata {meta_path.name}, data {meta['training_data_sha256'][:12]})")
     return 0

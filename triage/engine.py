@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from triage.automated import detect_automated
 from triage.config import Config
 from triage.decision import Decision, decide
+from triage.drafts import Drafter
 from triage.errors import ParseError
 from triage.features import classification_text
 from triage.language import detect_language
@@ -35,6 +36,7 @@ class Engine:
     def __init__(self, config: Config, model: TopicModel | None = None) -> None:
         self.config = config
         self.model = model or load_model(config.classifier.model)
+        self.drafter = Drafter(config)
 
     def triage_raw(self, raws: list[bytes], names: list[str] | None = None) -> list[Outcome]:
         """Parse and decide a batch of raw messages; ``names`` label log lines."""
@@ -59,11 +61,19 @@ class Engine:
     def triage(self, mails: list[Mail]) -> list[Decision]:
         """Decide a batch of parsed mails, predicting all topics in one call."""
         skipped = [detect_automated(mail) for mail in mails]
-        languages = [detect_language(mail.new_text or mail.forwarded_text or mail.subject) for mail in mails]
+        languages = [detect_language(language_text(mail)) for mail in mails]
         wanted = [i for i, reason in enumerate(skipped) if reason is None]
         predictions = self.model.predict([classification_text(mails[i]) for i in wanted])
         by_index = dict(zip(wanted, predictions))
+        rule = self.model.technical_rule
         return [
-            decide(skipped[i], languages[i], by_index.get(i), self.config)
+            decide(mails[i], skipped[i], languages[i], by_index.get(i), self.config, self.drafter, rule)
             for i in range(len(mails))
         ]
+
+
+def language_text(mail: Mail) -> str:
+    """The writer's own words; the subject and forwarded text only help when those are few."""
+    if len(mail.new_text.split()) >= 4:
+        return mail.new_text
+    return "\n".join(filter(None, (mail.subject, mail.new_text, mail.forwarded_text)))

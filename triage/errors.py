@@ -30,3 +30,11 @@ class ModelError(TriageError):
 
 class CorpusError(TriageError):
     """The training corpus or its labels are malformed."""
+
+
+class MailboxError(TriageError):
+    """An inbox could not be reached or did not do what was asked (IMAP or Maildir)."""
+
+
+class DeliveryError(TriageError):
+    """A forward or alert could not be handed to SMTP (or the local Maildir delivery)."""

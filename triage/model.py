@@ -39,6 +39,7 @@ class Prediction:
     ranked: tuple[tuple[str, float], ...]
     product: str
     product_confidence: float
+    technical_probability: float = 0.0
 
 
 def candidate_pipelines(seed: int = 0) -> dict[str, Pipeline]:
@@ -65,10 +66,16 @@ def candidate_pipelines(seed: int = 0) -> dict[str, Pipeline]:
 class TopicModel:
     """A topic pipeline and a product pipeline with the metadata they were trained under."""
 
-    def __init__(self, topic: Pipeline, product: Pipeline, metadata: dict[str, Any]) -> None:
+    def __init__(self, topic: Pipeline, product: Pipeline, technical: Pipeline, metadata: dict[str, Any]) -> None:
         self.topic = topic
         self.product = product
+        self.technical = technical
         self.metadata = metadata
+
+    @property
+    def technical_rule(self) -> str:
+        """How the technical-problem flag combines model and rules (chosen by training)."""
+        return str(self.metadata.get("technical_rule", "either"))
 
     @property
     def topics(self) -> list[str]:
@@ -80,10 +87,11 @@ class TopicModel:
             return []
         topic_probs = self.topic.predict_proba(texts)
         product_probs = self.product.predict_proba(texts)
+        technical_probs = self.technical.predict_proba(texts)[:, list(self.technical.classes_).index(True)]
         topic_classes = self.topic.classes_
         product_classes = self.product.classes_
         out = []
-        for tp, pp in zip(topic_probs, product_probs):
+        for tp, pp, tech in zip(topic_probs, product_probs, technical_probs):
             order = np.argsort(-tp)
             ranked = tuple((str(topic_classes[i]), round(float(tp[i]), 4)) for i in order[:3])
             best_product = int(np.argmax(pp))
@@ -93,6 +101,7 @@ class TopicModel:
                 ranked=ranked,
                 product=str(product_classes[best_product]),
                 product_confidence=round(float(pp[best_product]), 4),
+                technical_probability=round(float(tech), 4),
             ))
         return out
 
@@ -102,7 +111,7 @@ def save_model(model: TopicModel, folder: Path) -> tuple[Path, Path]:
     folder.mkdir(parents=True, exist_ok=True)
     model_path = folder / MODEL_FILE
     meta_path = folder / METADATA_FILE
-    payload = sio.dumps({"topic": model.topic, "product": model.product})
+    payload = sio.dumps({"topic": model.topic, "product": model.product, "technical": model.technical})
     _atomic_write(model_path, payload)
     _atomic_write(meta_path, (json.dumps(model.metadata, indent=2, ensure_ascii=False, sort_keys=True) + "\n").encode())
     return model_path, meta_path
@@ -130,9 +139,9 @@ def load_model(path: Path | str | None = None) -> TopicModel:
         metadata = json.loads(meta_path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
         raise ModelError(f"{meta_path}: missing or unreadable model metadata ({exc})") from exc
-    if not isinstance(bundle, dict) or set(bundle) != {"topic", "product"}:
+    if not isinstance(bundle, dict) or set(bundle) != {"topic", "product", "technical"}:
         raise ModelError(f"{model_path}: not a triage model file (unexpected content)")
-    return TopicModel(bundle["topic"], bundle["product"], metadata)
+    return TopicModel(bundle["topic"], bundle["product"], bundle["technical"], metadata)
 
 
 def _atomic_write(path: Path, data: bytes) -> None:

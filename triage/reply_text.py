@@ -45,7 +45,8 @@ _CLOSING = re.compile(
     r"|(?:best|kind|warm|many thanks and|thanks and|with kind|kindest|warmest)?\s*regards"
     r"|best(?: wishes)?|cheers|sincerely|yours sincerely|yours faithfully|yours truly|all the best|thanks|thank you|many thanks|thx"
     r"|danke(?: schön| sehr| im voraus| vorab)?|vielen dank(?: im voraus| vorab)?|besten dank|herzlichen dank"
-    r"|cordialement|saludos|un saludo|met vriendelijke groet|pozdrawiam)[\s,.!]*$",
+    r"|cordialement|saludos|un saludo|met vriendelijke groet|pozdrawiam)"
+    r"(?:,?\s+(?-i:[A-ZÄÖÜ][\w.-]*)(?:\s+(?-i:[A-ZÄÖÜ][\w.-]*))?)?[\s,.!]*$",
     re.I,
 )
 _DISCLAIMER = re.compile(

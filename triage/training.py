@@ -21,8 +21,10 @@ from sklearn.model_selection import StratifiedKFold, cross_val_predict
 
 from triage import __version__
 from triage.corpus import TOPICS, Record, data_hash, to_mime
+from triage.decision import TECHNICAL_THRESHOLD, TECHNICAL_TOPICS, extraction_text
 from triage.features import classification_text
 from triage.model import TopicModel, candidate_pipelines
+from triage.technical import looks_technical
 from triage.parsing import parse_mail
 
 Progress = Callable[[str], None]
@@ -39,6 +41,8 @@ class Sample:
     text: str
     topic: str
     product: str
+    technical: bool
+    raw_text: str  # subject, new and forwarded text as written, for the wording rules
 
 
 def samples(records: list[Record], progress: Progress = lambda _: None) -> list[Sample]:
@@ -47,7 +51,8 @@ def samples(records: list[Record], progress: Progress = lambda _: None) -> list[
     wanted = [r for r in records if r.topic != "automated"]
     for i, record in enumerate(wanted, 1):
         mail = parse_mail(to_mime(record))
-        out.append(Sample(record.id, record.split, classification_text(mail), record.topic, record.labels["product"]))
+        out.append(Sample(record.id, record.split, classification_text(mail), record.topic, record.labels["product"],
+                          record.labels["technical"] == "yes", extraction_text(mail)))
         if i % 250 == 0 or i == len(wanted):
             progress(f"parsed {i}/{len(wanted)} mails")
     return out
@@ -90,8 +95,11 @@ def train(records: list[Record], progress: Progress = lambda _: None, candidates
 
     progress(f"fitting {best} on {len(train_set)} mails")
     topic = clone(designs[best]).fit(x_train, y_train)
-    product = clone(designs["logreg"]).fit(x_train, [s.product for s in train_set])
-    model = TopicModel(topic, product, {})
+    product = clone(designs["svm-calibrated"]).fit(x_train, [s.product for s in train_set])
+    progress("choosing how model and wording rules flag technical problems")
+    technical_rule, technical_cv = _choose_technical_rule(train_set, designs["svm-calibrated"], folds)
+    technical = clone(designs["svm-calibrated"]).fit(x_train, [s.technical for s in train_set])
+    model = TopicModel(topic, product, technical, {"technical_rule": technical_rule})
 
     predictions = model.predict([s.text for s in test_set])
     test_report = class_report([s.topic for s in test_set], [p.topic for p in predictions], labels)
@@ -111,8 +119,49 @@ def train(records: list[Record], progress: Progress = lambda _: None, candidates
         "test": test_report,
         "test_product_accuracy": round(float(np.mean(np.array(product_truth) == np.array(product_pred))), 4),
         "test_confidence": _confidence_table(test_set, predictions),
+        "technical_cross_validation": technical_cv,
+        "test_technical": _technical_report(test_set, predictions, technical_rule),
     })
     return model
+
+
+def _technical_flags(samples_: list[Sample], probabilities: list[float], topics: list[str]) -> dict[str, list[bool]]:
+    by_model = [bool(p >= TECHNICAL_THRESHOLD) for p in probabilities]
+    by_rules = [looks_technical(s.raw_text) for s in samples_]
+    gate = [t in TECHNICAL_TOPICS for t in topics]
+    combos = {
+        "model": by_model,
+        "rules": by_rules,
+        "either": [m or r for m, r in zip(by_model, by_rules)],
+        "both": [m and r for m, r in zip(by_model, by_rules)],
+    }
+    return {name: [g and f for g, f in zip(gate, flags)] for name, flags in combos.items()}
+
+
+def _binary_f1(truth: list[bool], predicted: list[bool]) -> dict[str, float]:
+    tp = sum(t and p for t, p in zip(truth, predicted))
+    fp = sum(p and not t for t, p in zip(truth, predicted))
+    fn = sum(t and not p for t, p in zip(truth, predicted))
+    precision = tp / max(1, tp + fp)
+    recall = tp / max(1, tp + fn)
+    f1 = 2 * precision * recall / max(1e-9, precision + recall)
+    return {"precision": round(precision, 4), "recall": round(recall, 4), "f1": round(f1, 4), "support": tp + fn}
+
+
+def _choose_technical_rule(train_set: list[Sample], design: Any, folds: StratifiedKFold) -> tuple[str, dict[str, Any]]:
+    """Pick model, rules, either or both by cross-validated F1 on the train split."""
+    x = [s.text for s in train_set]
+    y = [s.technical for s in train_set]
+    probabilities = cross_val_predict(clone(design), x, y, cv=folds, method="predict_proba")[:, 1]
+    flags = _technical_flags(train_set, list(probabilities), [s.topic for s in train_set])
+    scores = {name: _binary_f1(y, predicted) for name, predicted in flags.items()}
+    best = max(scores, key=lambda name: (scores[name]["f1"], name))
+    return best, scores
+
+
+def _technical_report(test_set: list[Sample], predictions: list[Any], rule: str) -> dict[str, float]:
+    flags = _technical_flags(test_set, [p.technical_probability for p in predictions], [p.topic for p in predictions])
+    return {"rule": rule, **_binary_f1([s.technical for s in test_set], flags[rule])}
 
 
 def _confidence_table(test_set: list[Sample], predictions: list[Any]) -> list[dict[str, float]]:
