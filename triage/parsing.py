@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import base64
 import binascii
+import logging
 import re
+from email.header import decode_header, make_header
 from email.message import Message
 from email.utils import getaddresses
 
@@ -21,6 +23,10 @@ from triage.html_text import html_to_text
 from triage.images import image_info
 from triage.mail import Attachment, Mail
 from triage.reply_text import split_reply
+
+# mail-parser logs every part type it does not turn into text (e.g. a DSN's
+# text/rfc822-headers) as a warning; those parts are not ours to read.
+logging.getLogger("mailparser").setLevel(logging.ERROR)
 
 # U+0080..U+009F appear when windows-1252 bytes were decoded as iso-8859-1.
 _C1_TO_CP1252 = {
@@ -131,8 +137,6 @@ def _attachment(item: dict) -> Attachment:
 
 
 def _header_text(value: object) -> str:
-    from email.header import decode_header, make_header
-
     text = str(value)
     if "=?" in text:
         try:
