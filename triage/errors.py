@@ -38,3 +38,7 @@ class MailboxError(TriageError):
 
 class DeliveryError(TriageError):
     """A forward or alert could not be handed to SMTP (or the local Maildir delivery)."""
+
+
+class LedgerError(TriageError):
+    """The ledger (the SQLite record of what was done) cannot be opened, read or written."""
