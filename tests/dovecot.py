@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import imaplib
 import itertools
+import math
 import os
 import pwd
 import re
@@ -47,6 +48,7 @@ from triage.config import Inbox, Secret
 
 HOST = "127.0.0.1"  # never "localhost": it may resolve to ::1 first
 DEFAULT_USERS = ("support", "sales")
+POOL_SIZE = 60  # users written before start-up, handed out by add_user() without waiting
 _instances = itertools.count(1)
 _users = itertools.count(1)
 
@@ -105,7 +107,10 @@ class DovecotUser:
 
 @dataclass(frozen=True)
 class StoredMessage:
-    """One message as the server holds it (read with EXAMINE + BODY.PEEK, so reading changes nothing)."""
+    """One message as the server holds it (read with EXAMINE + BODY.PEEK, so reading changes nothing).
+
+    ``flags`` leaves out ``\\Recent``, which only tells which session saw the message first.
+    """
 
     uid: int
     flags: frozenset[str]
@@ -126,6 +131,7 @@ class Dovecot:
         self.ca_file = root / "tls" / "ca.crt"
         self.log_file = root / "log" / "dovecot.log"
         self.users: dict[str, DovecotUser] = {}
+        self._pool: list[DovecotUser] = []
         self._process: subprocess.Popen[bytes] | None = None
         self._stderr = None
         mail = pwd.getpwnam("mail")
@@ -156,7 +162,8 @@ class Dovecot:
         self.passwd.write_text("")
         self.passwd.chmod(0o644)  # the auth process reads it as the dovecot user
         for name in DEFAULT_USERS:
-            self.add_user(name)
+            self.users[name] = self._write_user(name, None)
+        self._pool = [self._write_user(f"user{next(_users)}", None) for _ in range(POOL_SIZE)]
         self.config.write_text(self._config_text())
 
     def _make_certificates(self, tls: Path) -> None:
@@ -199,8 +206,9 @@ ssl_cert = <{root}/tls/server.crt
 ssl_key = <{root}/tls/server.key
 {dh}ssl_min_protocol = TLSv1.2
 disable_plaintext_auth = no
-auth_debug = yes
 auth_mechanisms = plain login
+# A failed login answers at once (default: 2 s) so wrong-password tests stay fast.
+auth_failure_delay = 0 secs
 first_valid_uid = {self._uid}
 first_valid_gid = {self._gid}
 mail_location = maildir:~/Maildir
@@ -230,6 +238,13 @@ service imap-login {{
     address = {HOST}
     port = {self.imaps_port}
     ssl = yes
+  }}
+}}
+# No auth penalty (up to 15 s per client IP after a failed login): wrong-password tests
+# would otherwise slow down every later login from 127.0.0.1.
+service anvil {{
+  unix_listener anvil-auth-penalty {{
+    mode = 0
   }}
 }}
 service lmtp {{
@@ -344,9 +359,24 @@ service lmtp {{
     # ---- users -------------------------------------------------------------------------------
 
     def add_user(self, name: str | None = None, password: str | None = None) -> DovecotUser:
-        """A new login (and mailbox) that works at once: Dovecot re-reads the passwd file when it changes."""
-        name = name or f"user{next(_users)}"
-        if name in self.users:
+        """A new login (and empty mailbox), usable at once without a restart.
+
+        Without arguments it hands out one of the users written before start-up. A named (or
+        pool-exhausted) user is appended to the passwd file; Dovecot re-reads that file at most
+        once a second, so this then waits (about a second) until the user can log in.
+        """
+        if name is None and password is None and self._pool:
+            user = self._pool.pop(0)
+            self.users[user.name] = user
+            return user
+        user = self._write_user(name or f"user{next(_users)}", password)
+        self.users[user.name] = user
+        if self.is_running():
+            self._await_login(user)
+        return user
+
+    def _write_user(self, name: str, password: str | None) -> DovecotUser:
+        if name in self.users or any(u.name == name for u in self._pool):
             raise ValueError(f"user {name!r} exists already")
         if not re.fullmatch(r"[a-z][a-z0-9_-]*", name):
             raise ValueError(f"keep test user names simple: {name!r}")
@@ -355,9 +385,22 @@ service lmtp {{
             raise ValueError("a passwd-file password cannot contain ':' or a line break")
         with open(self.passwd, "a", encoding="utf-8") as handle:
             handle.write(f"{name}:{{PLAIN}}{password}::::::\n")
-        user = DovecotUser(name, password)
-        self.users[name] = user
-        return user
+        return DovecotUser(name, password)
+
+    def _await_login(self, user: DovecotUser, timeout: float = 5.0) -> None:
+        # The passwd file is re-read on the first lookup in a later wall-clock second: wait for that
+        # second rather than fail a login (a failed login costs half a second).
+        now = time.time()
+        time.sleep(math.ceil(now) - now + 0.02)
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                with self.imap(user):
+                    return
+            except imaplib.IMAP4.error:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.1)
 
     def password_file(self, user: DovecotUser | str) -> Path:
         """A file holding the user's password, for `triage.config.Secret(file=...)`."""
@@ -463,7 +506,8 @@ service lmtp {{
             head = item[0]
             uid = int(re.search(rb"UID (\d+)", head).group(1))
             flags = re.search(rb"FLAGS \(([^)]*)\)", head)
-            messages.append(StoredMessage(uid, frozenset((flags.group(1).decode() if flags else "").split()), item[1]))
+            names = frozenset((flags.group(1).decode() if flags else "").split()) - {"\\Recent"}  # a session flag
+            messages.append(StoredMessage(uid, names, item[1]))
         return sorted(messages, key=lambda m: m.uid)
 
     def flags(self, user: DovecotUser | str, uid: int, folder: str = "INBOX") -> frozenset[str]:
@@ -479,15 +523,18 @@ service lmtp {{
 
     # ---- administration ----------------------------------------------------------------------
 
-    def doveadm(self, *args: str) -> str:
+    def doveadm(self, *args: str, ok: tuple[int, ...] = (0,)) -> str:
         done = subprocess.run([DOVEADM, "-c", str(self.config), *args], capture_output=True, text=True, timeout=30)
-        if done.returncode != 0:
+        if done.returncode not in ok:
             raise RuntimeError(f"doveadm {' '.join(args)} failed ({done.returncode}): {done.stderr.strip()}")
         return done.stdout
 
-    def kick(self, user: DovecotUser | str) -> None:
-        """Drop every connection of the user (``doveadm kick``); the server keeps running."""
-        self.doveadm("kick", self._user(user).name)
+    def kick(self, user: DovecotUser | str) -> bool:
+        """Drop every connection of the user (``doveadm kick``); the server keeps running.
+
+        Returns whether a connection was there to drop (doveadm exits 68 when there was none).
+        """
+        return bool(self.doveadm("kick", self._user(user).name, ok=(0, 68)).strip())
 
     def set_uidvalidity(self, user: DovecotUser | str, value: int, folder: str = "INBOX") -> None:
         """Change a folder's UIDVALIDITY live (``doveadm mailbox update --uid-validity``)."""

@@ -1,4 +1,4 @@
-"""The `triage` command line: classify, train, evaluate, check-config."""
+"""The `triage` command line: classify, train, evaluate, check-config, run."""
 
 from __future__ import annotations
 
@@ -76,6 +76,17 @@ def _parser() -> argparse.ArgumentParser:
                            description="Validate a configuration file; name file, key and problem on error.")
     check.add_argument("config", type=Path)
     check.set_defaults(func=_check_config)
+
+    run = sub.add_parser("run", help="watch the configured inboxes and triage new mail (the daemon)",
+                         description="Watch every inbox of the configuration: forward, draft, alert and mark each "
+                                     "new mail. Stops warmly on SIGTERM/SIGINT (a second signal stops at once). "
+                                     "Logs at info level unless --log-level says otherwise.")
+    run.add_argument("--config", type=Path, required=True, help="configuration file with [inboxes] and [daemon]")
+    run.add_argument("--once", action="store_true", help="work off the backlog of each inbox, then exit")
+    run.add_argument("--dry-run", action="store_true", help="decide and log what would be done; change nothing")
+    run.add_argument("--log-level", dest="run_log_level", choices=("debug", "info", "warning", "error"),
+                     help="log detail on stderr (default for run: info)")
+    run.set_defaults(func=_run)
     return parser
 
 
@@ -184,3 +195,17 @@ def _check_config(args: argparse.Namespace) -> int:
     config = load_config(args.config)
     print(f"{args.config}: ok ({len(config.groups)} groups, threshold {config.classifier.threshold})")
     return 0
+
+
+def _run(args: argparse.Namespace) -> int:
+    from triage.config import load_config
+    from triage.daemon import Daemon
+    from triage.engine import Engine
+    from triage.model import load_model
+
+    level = args.run_log_level or ("info" if args.log_level == "warning" else args.log_level)
+    logging.getLogger().setLevel(getattr(logging, level.upper()))
+    config = load_config(args.config)
+    log.info("loading the model")
+    engine = Engine(config, load_model(config.classifier.model))
+    return Daemon(config, engine, dry_run=args.dry_run).run(once=args.once)

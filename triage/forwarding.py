@@ -51,8 +51,8 @@ def action_message_id(inbox: str, uidvalidity: int, uid: str, action: str, addre
     """The deterministic Message-ID of one action on one mail, in the domain of ``address``."""
     key = "\0".join((inbox, str(uidvalidity), str(uid), action)).encode("utf-8")
     digest = hashlib.sha256(key).hexdigest()[:32]
-    domain = address.rpartition("@")[2].strip().strip(">").lower()
-    if not re.fullmatch(r"[a-z0-9.-]+", domain or "-"):
+    domain = address.rpartition("@")[2].strip().strip(">").lower() if "@" in address else ""
+    if not re.fullmatch(r"[a-z0-9-]+(?:\.[a-z0-9-]+)+", domain):
         domain = "triage.invalid"
     return f"<triage.{action}.{digest}@{domain}>"
 
@@ -196,7 +196,7 @@ def _assemble(headers: EmailMessage, text: str, raw_original: bytes) -> bytes:
     encoding = _transfer_encoding(raw_original)
     if encoding != b"7bit":
         headers["Content-Transfer-Encoding"] = encoding.decode("ascii")
-    head = b"".join(SMTP.fold_binary(name, value) for name, value in headers.items())
+    head = b"".join(_fold(name, value) for name, value in headers.items())
     delimiter = b"--" + boundary.encode("ascii")
     attached = (
         b"Content-Type: message/rfc822\r\n"
@@ -210,6 +210,16 @@ def _assemble(headers: EmailMessage, text: str, raw_original: bytes) -> bytes:
         delimiter, b"\r\n", attached, raw_original, b"\r\n",
         delimiter, b"--\r\n",
     ))
+
+
+def _fold(name: str, value: str) -> bytes:
+    """One header folded for SMTP, without the stdlib's habit of breaking right after the colon
+    (``Subject:\r\n [triage] …``), which some readers keep as a leading space."""
+    folded = SMTP.fold_binary(name, value)
+    start = name.encode("ascii") + b":\r\n "
+    if folded.startswith(start):
+        folded = name.encode("ascii") + b": " + folded[len(start):]
+    return folded
 
 
 def _boundary(*contents: bytes) -> str:

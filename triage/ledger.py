@@ -139,7 +139,8 @@ class Ledger:
             try:
                 version = db.execute("PRAGMA user_version").fetchone()[0]
                 if version == 0:
-                    db.executescript(_SCHEMA)
+                    for statement in filter(str.strip, _SCHEMA.split(";")):
+                        db.execute(statement)
                     version = SCHEMA_VERSION
             except BaseException:
                 db.execute("ROLLBACK")

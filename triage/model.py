@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -17,7 +18,7 @@ from typing import Any
 import numpy as np
 import skops.io as sio
 from sklearn.calibration import CalibratedClassifierCV
-from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.feature_extraction.text import HashingVectorizer, TfidfTransformer
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import FeatureUnion, Pipeline
 from sklearn.svm import LinearSVC
@@ -42,31 +43,47 @@ class Prediction:
     technical_probability: float = 0.0
 
 
-def candidate_pipelines(seed: int = 0) -> dict[str, Pipeline]:
-    """The classifier designs that training compares by cross-validation."""
+HASH_FEATURES = 2**17
 
-    def features() -> FeatureUnion:
-        return FeatureUnion([
-            ("words", TfidfVectorizer(ngram_range=(1, 2), min_df=2, sublinear_tf=True, max_features=60000)),
-            ("chars", TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 5), min_df=2, sublinear_tf=True, max_features=120000)),
+
+def make_features() -> FeatureUnion:
+    """TF-IDF over hashed word uni- and bigrams and character 2–5-grams (within word bounds).
+
+    Hashing keeps no vocabulary, so the model file holds only numbers: small,
+    quick to load, and no user text from the corpus inside it.
+    """
+
+    def tfidf(**kwargs: Any) -> Pipeline:
+        return Pipeline([
+            ("hash", HashingVectorizer(n_features=HASH_FEATURES, alternate_sign=False, norm=None, **kwargs)),
+            ("idf", TfidfTransformer(sublinear_tf=True)),
         ])
 
+    return FeatureUnion([
+        ("words", tfidf(ngram_range=(1, 2))),
+        ("chars", tfidf(analyzer="char_wb", ngram_range=(2, 5))),
+    ])
+
+
+def candidate_classifiers(seed: int = 0) -> dict[str, Any]:
+    """The classifier designs that training compares by cross-validation, over the same features."""
     return {
-        "logreg": Pipeline([
-            ("features", features()),
-            ("clf", LogisticRegression(C=20.0, max_iter=3000, class_weight="balanced", random_state=seed)),
-        ]),
-        "svm-calibrated": Pipeline([
-            ("features", features()),
-            ("clf", CalibratedClassifierCV(LinearSVC(C=0.5, class_weight="balanced", random_state=seed), cv=3)),
-        ]),
+        "logreg": LogisticRegression(C=20.0, max_iter=3000, class_weight="balanced", random_state=seed),
+        "svm-calibrated": CalibratedClassifierCV(LinearSVC(C=0.5, class_weight="balanced", random_state=seed), cv=3),
     }
 
 
-class TopicModel:
-    """A topic pipeline and a product pipeline with the metadata they were trained under."""
+def candidate_pipelines(seed: int = 0) -> dict[str, Pipeline]:
+    """Features plus each candidate classifier, for cross-validation (features refit in every fold)."""
+    return {name: Pipeline([("features", make_features()), ("clf", clf)])
+            for name, clf in candidate_classifiers(seed).items()}
 
-    def __init__(self, topic: Pipeline, product: Pipeline, technical: Pipeline, metadata: dict[str, Any]) -> None:
+
+class TopicModel:
+    """Shared text features and three classifiers (topic, product, technical problem), with their metadata."""
+
+    def __init__(self, features: FeatureUnion, topic: Any, product: Any, technical: Any, metadata: dict[str, Any]) -> None:
+        self.features = features
         self.topic = topic
         self.product = product
         self.technical = technical
@@ -85,14 +102,15 @@ class TopicModel:
         """Predictions for a batch of classification texts (see `triage.features`)."""
         if not texts:
             return []
-        topic_probs = self.topic.predict_proba(texts)
-        product_probs = self.product.predict_proba(texts)
-        technical_probs = self.technical.predict_proba(texts)[:, list(self.technical.classes_).index(True)]
+        matrix = self.features.transform(texts)
+        topic_probs = self.topic.predict_proba(matrix)
+        product_probs = self.product.predict_proba(matrix)
+        technical_probs = self.technical.predict_proba(matrix)[:, list(self.technical.classes_).index(True)]
         topic_classes = self.topic.classes_
         product_classes = self.product.classes_
         out = []
         for tp, pp, tech in zip(topic_probs, product_probs, technical_probs):
-            order = np.argsort(-tp)
+            order = np.argsort(-tp, kind="stable")
             ranked = tuple((str(topic_classes[i]), round(float(tp[i]), 4)) for i in order[:3])
             best_product = int(np.argmax(pp))
             out.append(Prediction(
@@ -106,12 +124,15 @@ class TopicModel:
         return out
 
 
+_PARTS = ("features", "topic", "product", "technical")
+
+
 def save_model(model: TopicModel, folder: Path) -> tuple[Path, Path]:
     """Write the model and its metadata into ``folder`` atomically (temp file, then rename)."""
     folder.mkdir(parents=True, exist_ok=True)
     model_path = folder / MODEL_FILE
     meta_path = folder / METADATA_FILE
-    payload = sio.dumps({"topic": model.topic, "product": model.product, "technical": model.technical})
+    payload = sio.dumps({part: getattr(model, part) for part in _PARTS}, compression=zipfile.ZIP_DEFLATED)
     _atomic_write(model_path, payload)
     _atomic_write(meta_path, (json.dumps(model.metadata, indent=2, ensure_ascii=False, sort_keys=True) + "\n").encode())
     return model_path, meta_path
@@ -139,14 +160,15 @@ def load_model(path: Path | str | None = None) -> TopicModel:
         metadata = json.loads(meta_path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
         raise ModelError(f"{meta_path}: missing or unreadable model metadata ({exc})") from exc
-    if not isinstance(bundle, dict) or set(bundle) != {"topic", "product", "technical"}:
+    if not isinstance(bundle, dict) or set(bundle) != set(_PARTS):
         raise ModelError(f"{model_path}: not a triage model file (unexpected content)")
-    return TopicModel(bundle["topic"], bundle["product"], bundle["technical"], metadata)
+    return TopicModel(*(bundle[part] for part in _PARTS), metadata)
 
 
 def _atomic_write(path: Path, data: bytes) -> None:
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     try:
+        os.fchmod(fd, 0o644)
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
             handle.flush()

@@ -73,6 +73,7 @@ class SmtpSender:
             smtp = self._connect()
             if self.delivery.username:
                 smtp.login(self.delivery.username, password)
+            smtp.ehlo_or_helo_if_needed()
             options = ["BODY=8BITMIME"] if not raw.isascii() and smtp.has_extn("8bitmime") else []
             refused = smtp.sendmail(sender, recipients, raw, mail_options=options)
         except smtplib.SMTPRecipientsRefused as exc:

@@ -24,7 +24,7 @@ from triage import __version__
 from triage.corpus import TOPICS, Record, data_hash, to_mime
 from triage.decision import TECHNICAL_THRESHOLD, TECHNICAL_TOPICS, extraction_text
 from triage.features import classification_text
-from triage.model import TopicModel, candidate_pipelines
+from triage.model import TopicModel, candidate_classifiers, candidate_pipelines, make_features
 from triage.technical import looks_technical
 from triage.parsing import parse_mail
 
@@ -101,12 +101,15 @@ def _train(records: list[Record], progress: Progress, candidates: list[str] | No
     best = max(cv_results, key=lambda name: (cv_results[name]["macro_f1"], name))
 
     progress(f"fitting {best} on {len(train_set)} mails")
-    topic = clone(designs[best]).fit(x_train, y_train)
-    product = clone(designs["svm-calibrated"]).fit(x_train, [s.product for s in train_set])
+    features = make_features()
+    matrix = features.fit_transform(x_train)
+    classifiers = candidate_classifiers(SEED)
+    topic = clone(classifiers[best]).fit(matrix, y_train)
+    product = clone(classifiers["logreg"]).fit(matrix, [s.product for s in train_set])
     progress("choosing how model and wording rules flag technical problems")
-    technical_rule, technical_cv = _choose_technical_rule(train_set, designs["svm-calibrated"], folds)
-    technical = clone(designs["svm-calibrated"]).fit(x_train, [s.technical for s in train_set])
-    model = TopicModel(topic, product, technical, {"technical_rule": technical_rule})
+    technical_rule, technical_cv = _choose_technical_rule(train_set, designs["logreg"], folds)
+    technical = clone(classifiers["logreg"]).fit(matrix, [s.technical for s in train_set])
+    model = TopicModel(features, topic, product, technical, {"technical_rule": technical_rule})
 
     predictions = model.predict([s.text for s in test_set])
     test_report = class_report([s.topic for s in test_set], [p.topic for p in predictions], labels)
