@@ -13,6 +13,7 @@ import json
 import platform
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -20,24 +21,37 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 
-def _raws(count: int) -> list[bytes]:
+BATCH = 100
+
+
+def _write_mails(folder: Path, count: int) -> None:
+    """``count`` .eml files: the corpus and the blind set, repeated as needed."""
     from triage.corpus import load, to_mime
 
     records = load(ROOT / "corpus" / "mails") + load(ROOT / "corpus" / "blind")
     raws = [to_mime(r) for r in records]
-    return [raws[i % len(raws)] for i in range(count)]
+    for i in range(count):
+        (folder / f"{i:05d}.eml").write_bytes(raws[i % len(raws)])
 
 
-def _worker(kind: str, count: int) -> dict:
+def _batches(folder: Path):
+    """The mails read from disk a batch at a time, as `triage classify` reads a folder."""
+    files = sorted(folder.glob("*.eml"))
+    for i in range(0, len(files), BATCH):
+        yield [path.read_bytes() for path in files[i:i + BATCH]]
+
+
+def _worker(kind: str, folder: Path) -> dict:
     import resource
 
-    raws = _raws(count)
+    count = len(list(folder.glob("*.eml")))
     if kind == "parse":
         import mailparser
 
         start = time.perf_counter()
-        for raw in raws:
-            mailparser.parse_from_bytes(raw)
+        for batch in _batches(folder):
+            for raw in batch:
+                mailparser.parse_from_bytes(raw)
         elapsed = time.perf_counter() - start
         extra = {}
     else:
@@ -55,31 +69,34 @@ def _worker(kind: str, count: int) -> dict:
             return original(*args)
 
         language._langdetect = counting
-        engine.triage_raw(raws[:50])  # warm-up: langdetect profiles, first sklearn calls
+        engine.triage_raw(next(_batches(folder))[:20])  # warm-up: langdetect profiles, first sklearn calls
         calls["langdetect"] = 0
         start = time.perf_counter()
-        for i in range(0, len(raws), 100):  # batches, as `triage classify` over a folder
-            engine.triage_raw(raws[i:i + 100])
+        for batch in _batches(folder):
+            engine.triage_raw(batch)
         elapsed = time.perf_counter() - start
-        extra = {"langdetect_share": calls["langdetect"] / len(raws)}
+        extra = {"langdetect_share": calls["langdetect"] / count}
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    return {"kind": kind, "mails": len(raws), "seconds": elapsed, "per_second": len(raws) / elapsed,
-            "ms_per_mail": 1000 * elapsed / len(raws), "peak_rss_mb": peak_mb, **extra}
+    return {"kind": kind, "mails": count, "seconds": elapsed, "per_second": count / elapsed,
+            "ms_per_mail": 1000 * elapsed / count, "peak_rss_mb": peak_mb, **extra}
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--mails", type=int, default=2400)
     parser.add_argument("--worker", choices=("parse", "triage"), help=argparse.SUPPRESS)
+    parser.add_argument("--folder", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
-        print(json.dumps(_worker(args.worker, args.mails)))
+        print(json.dumps(_worker(args.worker, args.folder)))
         return 0
     rows = []
-    for kind in ("parse", "triage"):
-        out = subprocess.run([sys.executable, __file__, "--worker", kind, "--mails", str(args.mails)],
-                             capture_output=True, text=True, check=True)
-        rows.append(json.loads(out.stdout.strip().splitlines()[-1]))
+    with tempfile.TemporaryDirectory() as tmp:
+        _write_mails(Path(tmp), args.mails)
+        for kind in ("parse", "triage"):
+            out = subprocess.run([sys.executable, __file__, "--worker", kind, "--folder", tmp],
+                                 capture_output=True, text=True, check=True)
+            rows.append(json.loads(out.stdout.strip().splitlines()[-1]))
     parse, triage = rows
     print(f"machine: {platform.machine()}, {platform.python_implementation()} {platform.python_version()}, "
           f"{_cpu()}")

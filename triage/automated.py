@@ -39,6 +39,11 @@ _OOO_RETURN = re.compile(
 )
 
 
+# Substrings every out-of-office body match contains one of: a fast first look.
+_OOO_MARKS = ("büro", "buero", "haus", "abwesend", "urlaub", "office", "leave", "vacation", "holiday", "erreichbar",
+              "zugriff", "access", "elternzeit", "dienstreise", "business trip", "travel")
+
+
 def detect_automated(mail: Mail) -> str | None:
     """Why ``mail`` counts as automated (`auto-reply`, `bounce`, `list`, `loop`), or None."""
     if mail.has_header(LOOP_HEADER):
@@ -72,5 +77,10 @@ def is_out_of_office(subject: str, text: str) -> bool:
     """An out-of-office reply recognised by its words alone."""
     if _OOO_SUBJECT.search(subject):
         return True
+    if len(text) >= 1500:
+        return False
     head = text[:800]
-    return len(text) < 1500 and bool(_OOO_BODY.search(head)) and bool(_OOO_RETURN.search(head))
+    lower = head.lower()
+    if not any(mark in lower for mark in _OOO_MARKS):
+        return False
+    return bool(_OOO_BODY.search(head)) and bool(_OOO_RETURN.search(head))

@@ -6,6 +6,7 @@ with an ``error`` so that one bad mail never stops a batch.
 
 from __future__ import annotations
 
+import gc
 import logging
 from dataclasses import dataclass
 
@@ -15,7 +16,7 @@ from triage.decision import Decision, decide
 from triage.drafts import Drafter
 from triage.errors import ParseError
 from triage.features import classification_text
-from triage.language import detect_language
+from triage.language import detect_language, warm_up
 from triage.mail import Mail
 from triage.model import TopicModel, load_model
 from triage.parsing import parse_mail
@@ -37,6 +38,10 @@ class Engine:
         self.config = config
         self.model = model or load_model(config.classifier.model)
         self.drafter = Drafter(config)
+        warm_up()
+        # The model, language profiles and templates live as long as the process:
+        # keep the garbage collector from scanning them again and again.
+        gc.freeze()
 
     def triage_raw(self, raws: list[bytes], names: list[str] | None = None) -> list[Outcome]:
         """Parse and decide a batch of raw messages; ``names`` label log lines."""

@@ -12,8 +12,9 @@ import re
 
 from triage.mail import Mail
 
-FORWARDED_CHARS = 1500
-NEW_TEXT_CHARS = 4000
+# The topic shows early; longer texts cost time and add noise (measured by cross-validation).
+FORWARDED_CHARS = 1000
+NEW_TEXT_CHARS = 1500
 _FOLD = str.maketrans({"ä": "ae", "ö": "oe", "ü": "ue", "ß": "ss", "é": "e", "è": "e", "à": "a"})
 _URL = re.compile(r"(?i)\b(?:https?://)?(?:www\.)?([a-z0-9-]+(?:\.[a-z0-9-]+)*\.[a-z]{2,})(/\S*)?")
 _SUBJECT_PREFIX = re.compile(r"^(?:\s*(?:re|aw|wg|fwd?|fw|wtr|antw|sv|tr)\s*(?:\[\d+\])?\s*:\s*)+", re.I)

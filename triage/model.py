@@ -43,11 +43,11 @@ class Prediction:
     technical_probability: float = 0.0
 
 
-HASH_FEATURES = 2**17
+HASH_FEATURES = 2**16
 
 
 def make_features() -> FeatureUnion:
-    """TF-IDF over hashed word uni- and bigrams and character 2–5-grams (within word bounds).
+    """TF-IDF over hashed word uni- and bigrams and character 3–5-grams (within word bounds).
 
     Hashing keeps no vocabulary, so the model file holds only numbers: small,
     quick to load, and no user text from the corpus inside it.
@@ -61,7 +61,7 @@ def make_features() -> FeatureUnion:
 
     return FeatureUnion([
         ("words", tfidf(ngram_range=(1, 2))),
-        ("chars", tfidf(analyzer="char_wb", ngram_range=(2, 5))),
+        ("chars", tfidf(analyzer="char_wb", ngram_range=(3, 5))),
     ])
 
 

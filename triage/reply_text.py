@@ -32,6 +32,11 @@ _HEADER_OTHER = re.compile(
     r"^\s*\*?(?:gesendet|sent|datum|date|envoyé|an|to|betreff|subject|objet|cc)\s*:", re.I
 )
 _UNDERSCORE_RULE = re.compile(r"^\s*_{8,}\s*$")
+# A cheap first look: only lines that start like one of the markers get the full checks.
+_CANDIDATE = re.compile(
+    r"^\s*(?:-{2}|>|_{8}|begin|anfang|am\s|on\s|le\s|el\s|il\s|op\s|w\s|den\s|\*?(?:von|from|de|absender)\s*:)",
+    re.I,
+)
 _SIG_DELIMITER = re.compile(r"^--\s*$")
 _MOBILE = re.compile(
     r"^\s*(?:von meinem .{0,40}gesendet|gesendet von meinem|sent from my|sent from (?:mail|outlook)|"
@@ -56,6 +61,15 @@ _DISCLAIMER = re.compile(
     r"sitz der gesellschaft|registered office|company registration|vat (?:no|reg|id)|please consider the environment|"
     r"bitte denken sie an die umwelt|datenschutzerklärung|privacy policy",
     re.I,
+)
+
+
+# Plain substrings of which every disclaimer match contains at least one: a fast first look.
+_DISCLAIMER_MARKS = (
+    "vertraulich", "confidential", "intended", "irrt", "unbefugt", "unauthori", "diese e-mail", "this e-mail",
+    "this email", "this message", "geschäftsf", "geschaeftsf", "gericht", "handelsregister", "hrb", "ust-", "ustid",
+    "umsatzsteuer", "sitz der", "registered office", "company registration", "vat ", "environment", "umwelt",
+    "datenschutz", "privacy",
 )
 
 
@@ -86,11 +100,18 @@ def split_reply(body: str, subject: str = "") -> ReplyParts:
 
 def _find_cut(lines: list[str], is_forward: bool) -> tuple[int, str]:
     """Index of the first line of quoted or forwarded content, and which it is."""
+    quoted_after = _quoted_share_after(lines)
     for i, line in enumerate(lines):
+        if not _CANDIDATE.match(line):
+            continue
         if _FORWARD.match(line):
             return i, "forward"
         if _ORIGINAL.match(line):
             return i, "forward" if is_forward else "quote"
+        if line.lstrip().startswith(">"):
+            if quoted_after[i]:
+                return i, "quote"
+            continue
         if _ATTRIBUTION.match(line):
             return i, "quote"
         if _ATTRIBUTION_START.match(line) and i + 1 < len(lines) and len(line) < 200:
@@ -100,20 +121,25 @@ def _find_cut(lines: list[str], is_forward: bool) -> tuple[int, str]:
         if _HEADER_FROM.match(line) and _is_header_block(lines, i):
             start = i - 1 if i > 0 and _UNDERSCORE_RULE.match(lines[i - 1]) else i
             return start, "forward" if is_forward else "quote"
-        if line.lstrip().startswith(">") and _mostly_quoted(lines[i:]):
-            return i, "quote"
     return len(lines), "none"
+
+
+def _quoted_share_after(lines: list[str]) -> list[bool]:
+    """For each line: are at least 80 % of the non-empty lines from here on quoted (one pass, from the end)?"""
+    flags = [False] * len(lines)
+    content = quoted = 0
+    for i in range(len(lines) - 1, -1, -1):
+        stripped = lines[i].strip()
+        if stripped:
+            content += 1
+            quoted += stripped.startswith(">")
+        flags[i] = content > 0 and quoted >= 0.8 * content
+    return flags
 
 
 def _is_header_block(lines: list[str], i: int) -> bool:
     following = [line for line in lines[i + 1 : i + 6] if line.strip()]
     return sum(1 for line in following[:4] if _HEADER_OTHER.match(line)) >= 2
-
-
-def _mostly_quoted(rest: list[str]) -> bool:
-    content = [line for line in rest if line.strip()]
-    quoted = sum(1 for line in content if line.lstrip().startswith(">"))
-    return quoted >= 0.8 * len(content)
 
 
 def _unquote(text: str) -> str:
@@ -144,8 +170,11 @@ def strip_disclaimers(text: str) -> str:
     the text; a customer's own sentence that mentions "vertraulich" once
     in the middle of the mail stays.
     """
-    paragraphs = re.split(r"\n\s*\n", text)
-    kept = [p for p in paragraphs if len(_DISCLAIMER.findall(p)) < 2]
-    while len(kept) > 1 and _DISCLAIMER.search(kept[-1]):
+    lower = text.lower()
+    if not any(mark in lower for mark in _DISCLAIMER_MARKS) or not _DISCLAIMER.search(text):
+        return text.strip()
+    paragraphs = [(p, len(_DISCLAIMER.findall(p))) for p in re.split(r"\n\s*\n", text)]
+    kept = [(p, marks) for p, marks in paragraphs if marks < 2]
+    while len(kept) > 1 and kept[-1][1]:
         kept.pop()
-    return "\n\n".join(kept).strip()
+    return "\n\n".join(p for p, _ in kept).strip()
