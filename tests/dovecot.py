@@ -9,6 +9,20 @@ Import the fixtures into a test module (the tests folder is on ``sys.path``)::
 - ``dovecot_user`` (function scope): a fresh user of its own on a running server,
   so tests never see each other's mail.
 
+What a `Dovecot` offers (ports: ``imap_port`` plain + STARTTLS, ``imaps_port``, ``lmtp_port``):
+
+- users: ``add_user(name=None, password=None)`` (works at once, no restart; a group
+  mailbox is just a user), ``users``, ``password_file(user)``, ``inbox(user, security,
+  **overrides)`` (a ready `triage.config.Inbox`), ``maildir(user)``, ``give_to_mail_user(user)``;
+- mail: ``deliver(users, raw)`` (LMTP), ``append(user, raw, folder, flags)`` (returns the UID),
+  ``messages(user, folder)`` (uid, flags, raw; read without changing anything),
+  ``flags(user, uid, folder)``, ``folders(user)`` (name -> LIST flags), ``uidvalidity(user)``,
+  ``imap(user)`` (a logged-in ``imaplib`` connection);
+- administration: ``kick(user)``, ``set_uidvalidity(user, value, folder)``, ``doveadm(*args)``;
+- process: ``start()``, ``stop()`` (SIGTERM: clients get BYE), ``kill()`` (SIGKILL: a crash),
+  ``restart()``, ``pause()``/``resume()`` (SIGSTOP/SIGCONT: connects hang), ``ensure_running()``,
+  ``is_running()``, ``log_tail()``, ``log_file``.
+
 Everything lives under one ``tempfile.mkdtemp()`` folder (chmod 0755, not
 pytest's ``tmp_path``: the mail processes run as the ``mail`` user and must
 traverse every parent folder). The server is ``dovecot -F -c CONF`` in its own
@@ -23,6 +37,7 @@ the reason, except with ``CI=true`` where it fails: CI must never skip silently.
 
 from __future__ import annotations
 
+import atexit
 import imaplib
 import itertools
 import math
@@ -51,6 +66,7 @@ DEFAULT_USERS = ("support", "sales")
 POOL_SIZE = 60  # users written before start-up, handed out by add_user() without waiting
 _instances = itertools.count(1)
 _users = itertools.count(1)
+_running: set[Dovecot] = set()  # killed at interpreter exit should a fixture's teardown never run
 
 
 def _tool(name: str, *fallbacks: str) -> str | None:
@@ -207,7 +223,7 @@ ssl_key = <{root}/tls/server.key
 {dh}ssl_min_protocol = TLSv1.2
 disable_plaintext_auth = no
 auth_mechanisms = plain login
-# A failed login answers at once (default: 2 s) so wrong-password tests stay fast.
+# A failed login answers in about half a second (default: 2 s more) so wrong-password tests stay fast.
 auth_failure_delay = 0 secs
 first_valid_uid = {self._uid}
 first_valid_gid = {self._gid}
@@ -266,6 +282,7 @@ service lmtp {{
             [DOVECOT, "-F", "-c", str(self.config)],
             stdin=subprocess.DEVNULL, stdout=self._stderr, stderr=self._stderr, start_new_session=True,
         )
+        _running.add(self)
         deadline = time.monotonic() + ready_timeout
         last_error: Exception | None = None
         while time.monotonic() < deadline:
@@ -330,13 +347,16 @@ service lmtp {{
                 pass
 
     def _reap(self) -> None:
+        _running.discard(self)
         if self._process is not None:
             self._process.wait(timeout=30)
-            # Worker processes of the group may outlive the master for a moment: make sure they are gone.
+            # Worker processes of the group may outlive the master for a moment: make sure they are gone,
+            # or a restart finds their sockets still answering ("Dovecot is already running?").
             try:
                 os.killpg(self._process.pid, signal.SIGKILL)
             except ProcessLookupError:
                 pass
+            _wait_group_gone(self._process.pid)
             self._process = None
         if self._stderr is not None:
             self._stderr.close()
@@ -430,6 +450,16 @@ service lmtp {{
         """The user's Maildir on disk (owned by the ``mail`` user; root may read it)."""
         return self.root / "mail" / self._user(user).name / "Maildir"
 
+    def give_to_mail_user(self, user: DovecotUser | str) -> None:
+        """Hand every file of the user's mail home back to the ``mail`` user.
+
+        Tests run as root: files and folders that test code writes straight into a Maildir
+        (e.g. with `triage.maildir.MaildirMailbox`) would be unreadable for Dovecot otherwise.
+        """
+        home = self.maildir(user).parent
+        for path in [home, *home.rglob("*")]:
+            os.lchown(path, self._uid, self._gid)
+
     def _user(self, user: DovecotUser | str) -> DovecotUser:
         return self.users[user] if isinstance(user, str) else user
 
@@ -442,9 +472,9 @@ service lmtp {{
             recipients = [recipients]
         addresses = [self._user(r).address for r in recipients]
         with smtplib.LMTP(self.host, self.lmtp_port, timeout=10) as lmtp:
-            refused = lmtp.sendmail(sender, addresses, raw)
-        if refused:
-            raise RuntimeError(f"LMTP refused {refused}")
+            # one transaction per recipient: LMTP answers DATA once per recipient, smtplib reads one answer
+            for address in addresses:
+                lmtp.sendmail(sender, [address], raw)
 
     @contextmanager
     def imap(self, user: DovecotUser | str) -> Iterator[imaplib.IMAP4]:
@@ -541,6 +571,12 @@ service lmtp {{
         self.doveadm("mailbox", "update", "-u", self._user(user).name, "--uid-validity", str(value), folder)
 
 
+@atexit.register
+def _kill_leftovers() -> None:
+    for server in list(_running):
+        server.kill()
+
+
 def _quote(folder: str) -> str:
     return '"' + folder.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
@@ -564,3 +600,21 @@ def dovecot_user(dovecot: Dovecot) -> DovecotUser:
     """A fresh user with an empty mailbox on a running server (restarted if an earlier test stopped it)."""
     dovecot.ensure_running()
     return dovecot.add_user()
+
+
+def _wait_group_gone(pgid: int, timeout: float = 10.0) -> None:
+    """Wait until no live (non-zombie) process of process group ``pgid`` is left."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        alive = False
+        for stat in Path("/proc").glob("[0-9]*/stat"):
+            try:
+                fields = stat.read_text().rsplit(")", 1)[1].split()
+            except (OSError, IndexError):
+                continue
+            if fields[0] != "Z" and int(fields[2]) == pgid:
+                alive = True
+                break
+        if not alive:
+            return
+        time.sleep(0.01)

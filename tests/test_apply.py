@@ -26,7 +26,7 @@ from triage.mail import Mail
 from triage.mailbox import MessageRef
 from triage.parsing import parse_mail
 from triage.smtp import MaildirSender, SmtpSender
-from smtp_sink import SmtpSink, smtp_sink  # noqa: F401 (fixture)
+from smtp_sink import smtp_sink  # noqa: F401 (fixture)
 
 SENDER = "triage@example.com"
 ALERTS = Alerts("cleanup@example.com", ("example.com",))

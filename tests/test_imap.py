@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import re
+import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -13,12 +14,11 @@ from dataclasses import replace
 import pytest
 from dovecot import Dovecot, DovecotUser, dovecot, dovecot_user  # noqa: F401  (pytest fixtures)
 
+from triage import imap as imap_module
+from triage.config import Inbox, Secret
 from triage.errors import MailboxError
 from triage.imap import ImapMailbox, folder_chain
 from triage.mailbox import MessageRef
-
-pytestmark = pytest.mark.dovecot
-
 
 def message(n: int, body: str = "Hallo", message_id: str | None = None, extra: str = "") -> bytes:
     mid = message_id if message_id is not None else f"<m{n}@example.org>"
@@ -85,6 +85,7 @@ def test_folder_names_the_server_cannot_hold_are_refused(folder, separator):
 
 # ---- connecting -----------------------------------------------------------------------------
 
+@pytest.mark.dovecot
 @pytest.mark.parametrize("security", ["tls", "starttls", "none"])
 def test_connects_with_each_kind_of_transport(dovecot, dovecot_user, security):
     dovecot.append(dovecot_user, message(1))
@@ -93,6 +94,7 @@ def test_connects_with_each_kind_of_transport(dovecot, dovecot_user, security):
         assert [ref.message_id for ref in mailbox.untriaged()] == ["<m1@example.org>"]
 
 
+@pytest.mark.dovecot
 @pytest.mark.parametrize("security", ["tls", "starttls"])
 def test_a_certificate_from_an_unknown_ca_is_refused_unless_verify_is_off(dovecot, dovecot_user, security):
     mailbox = ImapMailbox(dovecot.inbox(dovecot_user, security, ca_file=None))  # system CAs only
@@ -105,6 +107,41 @@ def test_a_certificate_from_an_unknown_ca_is_refused_unless_verify_is_off(doveco
         assert unverified.untriaged() == []
 
 
+def test_starttls_never_falls_back_to_plain_text():
+    """A server (or a man in the middle) that does not offer STARTTLS gets no password."""
+    received: list[bytes] = []
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+        port = listener.getsockname()[1]
+
+        def serve() -> None:
+            conn, _ = listener.accept()
+            with conn, conn.makefile("rwb") as stream:
+                stream.write(b"* OK [CAPABILITY IMAP4rev1 AUTH=PLAIN LOGIN] plain only\r\n")
+                stream.flush()
+                for line in stream:
+                    received.append(line)
+                    tag, _, command = line.decode().strip().partition(" ")
+                    if command.upper().startswith("CAPABILITY"):
+                        stream.write(b"* CAPABILITY IMAP4rev1 AUTH=PLAIN LOGIN\r\n")
+                    if command.upper().startswith("LOGOUT"):
+                        stream.write(b"* BYE bye\r\n")
+                    stream.write(f"{tag} OK done\r\n".encode())
+                    stream.flush()
+
+        thread = threading.Thread(target=serve, daemon=True)
+        thread.start()
+        inbox = Inbox(name="support", kind="imap", team="support", host="127.0.0.1", port=port,
+                      security="starttls", username="support", password=Secret(env="TRIAGE_TEST_UNUSED"), timeout=5)
+        mailbox = ImapMailbox(inbox)
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setenv("TRIAGE_TEST_UNUSED", "plain-secret")
+            with pytest.raises(MailboxError, match="STARTTLS failed: the server does not offer STARTTLS"):
+                mailbox.connect()
+        thread.join(timeout=5)
+    assert not any(b"LOGIN" in line or b"plain-secret" in line for line in received)
+
+
+@pytest.mark.dovecot
 def test_a_wrong_password_names_inbox_and_host_but_never_the_password(dovecot, dovecot_user, caplog):
     caplog.set_level(logging.DEBUG)
     wrong = dovecot.add_user(password="Wr0ng-Secret-Pw")  # a real password of another user, used for this one
@@ -127,6 +164,7 @@ def test_a_wrong_password_names_inbox_and_host_but_never_the_password(dovecot, d
     assert dovecot_user.password not in caplog.text
 
 
+@pytest.mark.dovecot
 def test_calls_before_connect_fail_cleanly(dovecot, dovecot_user):
     mailbox = ImapMailbox(dovecot.inbox(dovecot_user))
     with pytest.raises(MailboxError, match=f"inbox {dovecot_user.name}.*not connected"):
@@ -137,6 +175,7 @@ def test_calls_before_connect_fail_cleanly(dovecot, dovecot_user):
 
 # ---- reading --------------------------------------------------------------------------------
 
+@pytest.mark.dovecot
 def test_untriaged_lists_new_mail_oldest_first_with_size_and_message_id(dovecot, dovecot_user):
     raws = [message(1), message(2, message_id="\r\n <folded@example.org> (comment)"), message(3), message(4)]
     uids = [dovecot.append(dovecot_user, raws[0]),
@@ -152,6 +191,7 @@ def test_untriaged_lists_new_mail_oldest_first_with_size_and_message_id(dovecot,
     ]
 
 
+@pytest.mark.dovecot
 def test_fetch_returns_the_exact_message_and_never_sets_seen(dovecot, dovecot_user):
     raw = message(1, body="Grüße\r\nZeile zwei")
     uid = dovecot.append(dovecot_user, raw)
@@ -162,6 +202,7 @@ def test_fetch_returns_the_exact_message_and_never_sets_seen(dovecot, dovecot_us
     assert "\\Seen" not in dovecot.flags(dovecot_user, uid)
 
 
+@pytest.mark.dovecot
 def test_fetch_with_a_limit_reads_only_the_header_of_a_big_message(dovecot, dovecot_user):
     body = "x" * 200 + "\r\n"
     raw = message(1, body=body * 500)  # about 100 kB
@@ -190,6 +231,7 @@ def _logged_body_bytes(server: Dovecot, user: DovecotUser) -> int:
 
 # ---- changing -------------------------------------------------------------------------------
 
+@pytest.mark.dovecot
 def test_mark_adds_keywords_and_flagged_and_hides_the_mail_from_untriaged(dovecot, dovecot_user, caplog):
     uid = dovecot.append(dovecot_user, message(1))
     other = dovecot.append(dovecot_user, message(2))
@@ -205,6 +247,7 @@ def test_mark_adds_keywords_and_flagged_and_hides_the_mail_from_untriaged(doveco
     assert dovecot.flags(dovecot_user, other) == {"$Triaged", "$Skipped_automated"}
 
 
+@pytest.mark.dovecot
 def test_mark_and_move_of_a_vanished_message_only_warn(dovecot, dovecot_user, caplog):
     dovecot.append(dovecot_user, message(1))
     with opened(dovecot, dovecot_user) as mailbox:
@@ -221,6 +264,7 @@ def test_mark_and_move_of_a_vanished_message_only_warn(dovecot, dovecot_user, ca
     assert dovecot.messages(dovecot_user, "Quarantine") == []
 
 
+@pytest.mark.dovecot
 def test_invalid_keywords_are_refused_before_anything_is_sent(dovecot, dovecot_user):
     dovecot.append(dovecot_user, message(1))
     with opened(dovecot, dovecot_user) as mailbox:
@@ -231,6 +275,7 @@ def test_invalid_keywords_are_refused_before_anything_is_sent(dovecot, dovecot_u
         assert mailbox.untriaged() == [ref]
 
 
+@pytest.mark.dovecot
 def test_move_creates_nested_folders_parent_first_and_keeps_keywords(dovecot, dovecot_user):
     dovecot.append(dovecot_user, message(1))
     with opened(dovecot, dovecot_user) as mailbox:
@@ -245,6 +290,7 @@ def test_move_creates_nested_folders_parent_first_and_keeps_keywords(dovecot, do
     assert dovecot.messages(dovecot_user, "INBOX") == []
 
 
+@pytest.mark.dovecot
 def test_move_without_the_move_extension_expunges_only_its_own_message(dovecot, dovecot_user):
     dovecot.append(dovecot_user, message(1))
     kept = dovecot.append(dovecot_user, message(2), flags=["\\Deleted", "$Triaged"])  # a human's pending delete
@@ -256,6 +302,7 @@ def test_move_without_the_move_extension_expunges_only_its_own_message(dovecot, 
     assert [m.uid for m in dovecot.messages(dovecot_user, "INBOX")] == [kept]
 
 
+@pytest.mark.dovecot
 def test_append_stores_exact_bytes_with_flags_creating_folders(dovecot, dovecot_user):
     draft = message(9, message_id="<draft-1@triage>")
     with opened(dovecot, dovecot_user) as mailbox:
@@ -268,6 +315,7 @@ def test_append_stores_exact_bytes_with_flags_creating_folders(dovecot, dovecot_
     assert [m.raw for m in dovecot.messages(dovecot_user, "Groups/sales")] == [message(10)]
 
 
+@pytest.mark.dovecot
 def test_contains_matches_the_whole_header_value_only(dovecot, dovecot_user):
     dovecot.append(dovecot_user, message(1, message_id="<draft-inbox-42-forward@triage>"), folder="INBOX")
     dovecot.append(dovecot_user, message(2, message_id="<draft-inbox-42@triage>"))
@@ -288,6 +336,7 @@ def test_contains_matches_the_whole_header_value_only(dovecot, dovecot_user):
 
 # ---- waiting --------------------------------------------------------------------------------
 
+@pytest.mark.dovecot
 def test_idle_returns_soon_after_a_delivery(dovecot, dovecot_user):
     with opened(dovecot, dovecot_user) as mailbox:
         assert mailbox.untriaged() == []
@@ -300,6 +349,7 @@ def test_idle_returns_soon_after_a_delivery(dovecot, dovecot_user):
         assert [ref.message_id for ref in mailbox.untriaged()] == ["<m1@example.org>"]
 
 
+@pytest.mark.dovecot
 def test_idle_times_out_without_mail_ignoring_keepalives(dovecot, dovecot_user):
     # the test server sends "* OK Still here" every second during IDLE
     with opened(dovecot, dovecot_user) as mailbox:
@@ -309,15 +359,22 @@ def test_idle_times_out_without_mail_ignoring_keepalives(dovecot, dovecot_user):
         assert 2.4 <= time.monotonic() - started < 4
 
 
-def test_mail_arriving_before_wait_is_not_missed(dovecot, dovecot_user):
+@pytest.mark.dovecot
+@pytest.mark.parametrize("command_in_between", [False, True])
+def test_mail_arriving_before_wait_is_not_missed(dovecot, dovecot_user, command_in_between):
+    dovecot.append(dovecot_user, message(1))
     with opened(dovecot, dovecot_user) as mailbox:
-        assert mailbox.untriaged() == []
-        dovecot.deliver(dovecot_user, message(1))
+        (ref,) = mailbox.untriaged()
+        dovecot.deliver(dovecot_user, message(2))
+        if command_in_between:  # the server announces the new mail in this command's reply
+            mailbox.mark(ref, ["$Triaged"])
         started = time.monotonic()
         assert mailbox.wait(5) is True
         assert time.monotonic() - started < 1.5
+        assert "<m2@example.org>" in [r.message_id for r in mailbox.untriaged()]
 
 
+@pytest.mark.dovecot
 def test_idle_is_renewed_and_still_notices_mail(dovecot, dovecot_user, caplog):
     caplog.set_level(logging.DEBUG, logger="triage.imap")
     with opened(dovecot, dovecot_user, idle_renew=0.4) as mailbox:
@@ -328,6 +385,7 @@ def test_idle_is_renewed_and_still_notices_mail(dovecot, dovecot_user, caplog):
             assert mailbox.wait(10) is True
 
 
+@pytest.mark.dovecot
 def test_polling_when_idle_is_off(dovecot, dovecot_user):
     with opened(dovecot, dovecot_user, idle=False, poll_interval=0.8) as mailbox:
         mailbox.untriaged()
@@ -340,12 +398,13 @@ def test_polling_when_idle_is_off(dovecot, dovecot_user):
         assert len(mailbox.untriaged()) == 1
 
 
+@pytest.mark.dovecot
 def test_polling_when_the_server_refuses_idle(dovecot, dovecot_user, monkeypatch, caplog):
     with opened(dovecot, dovecot_user, poll_interval=0.5) as mailbox:
         mailbox.untriaged()
 
-        def refuse() -> None:
-            raise __import__("imapclient").exceptions.IMAPClientError("IDLE failed: NO not now")
+        def refuse() -> None:  # what imapclient raises when the server answers IDLE with NO
+            raise imap_module.imap_errors.IMAPClientError("IDLE failed: NO not now")
 
         monkeypatch.setattr(mailbox._client, "idle", refuse)
         with caplog.at_level(logging.WARNING, logger="triage.imap"):
@@ -358,6 +417,7 @@ def test_polling_when_the_server_refuses_idle(dovecot, dovecot_user, monkeypatch
 
 # ---- failures -------------------------------------------------------------------------------
 
+@pytest.mark.dovecot
 def test_a_killed_server_gives_mailbox_errors_until_it_is_back(dovecot, dovecot_user):
     dovecot.append(dovecot_user, message(1))
     mailbox = ImapMailbox(dovecot.inbox(dovecot_user))
@@ -379,6 +439,7 @@ def test_a_killed_server_gives_mailbox_errors_until_it_is_back(dovecot, dovecot_
         dovecot.ensure_running()
 
 
+@pytest.mark.dovecot
 def test_a_server_killed_during_idle_ends_the_wait_with_an_error(dovecot, dovecot_user):
     with opened(dovecot, dovecot_user) as mailbox:
         mailbox.untriaged()
@@ -394,6 +455,7 @@ def test_a_server_killed_during_idle_ends_the_wait_with_an_error(dovecot, doveco
         assert mailbox.untriaged() == []
 
 
+@pytest.mark.dovecot
 def test_a_stopped_server_says_bye_during_idle(dovecot, dovecot_user):
     with opened(dovecot, dovecot_user, "none") as mailbox:
         mailbox.untriaged()
@@ -405,6 +467,7 @@ def test_a_stopped_server_says_bye_during_idle(dovecot, dovecot_user):
             dovecot.ensure_running()
 
 
+@pytest.mark.dovecot
 def test_a_kicked_connection_gives_an_error_and_can_reconnect(dovecot, dovecot_user):
     dovecot.append(dovecot_user, message(1))
     with opened(dovecot, dovecot_user) as mailbox:
@@ -423,6 +486,7 @@ def test_a_kicked_connection_gives_an_error_and_can_reconnect(dovecot, dovecot_u
             assert time.monotonic() - started < 3
 
 
+@pytest.mark.dovecot
 def test_a_server_that_stops_answering_times_out(dovecot, dovecot_user):
     with opened(dovecot, dovecot_user, timeout=0.5) as mailbox:
         mailbox.untriaged()
@@ -440,7 +504,8 @@ def test_a_server_that_stops_answering_times_out(dovecot, dovecot_user):
         assert mailbox.untriaged() == []
 
 
-def test_a_uidvalidity_change_is_seen_and_old_refs_are_refused(dovecot, dovecot_user):
+@pytest.mark.dovecot
+def test_a_uidvalidity_change_is_seen_and_old_refs_are_refused(dovecot, dovecot_user, caplog):
     dovecot.append(dovecot_user, message(1))
     with opened(dovecot, dovecot_user) as mailbox:
         (ref,) = mailbox.untriaged()
@@ -448,8 +513,10 @@ def test_a_uidvalidity_change_is_seen_and_old_refs_are_refused(dovecot, dovecot_
         dovecot.set_uidvalidity(dovecot_user, old + 1000)
         with pytest.raises(MailboxError):  # Dovecot ends a session whose folder was renumbered
             mailbox.untriaged()
-        mailbox.connect()
+        with caplog.at_level(logging.WARNING, logger="triage.imap"):
+            mailbox.connect()
         assert mailbox.uidvalidity() == old + 1000
+        assert f"UIDVALIDITY changed from {old} to {old + 1000}" in caplog.text
         with pytest.raises(MailboxError, match="UIDVALIDITY"):
             mailbox.mark(ref, ["$Triaged"])
         (renumbered,) = mailbox.untriaged()

@@ -143,13 +143,16 @@ class Daemon:
     ``sender`` sends forwards and alerts (default: by ``[delivery]``);
     ``ledger`` defaults to ``daemon.ledger`` (a dry run on a missing ledger
     uses a throw-away one, so it writes nothing). ``clock`` and ``rng``
-    make timing and jitter predictable in tests.
+    make timing and jitter predictable in tests; ``wait_slice`` bounds one
+    `Mailbox.wait` (how soon an idle worker sees `stop()`); ``backoff`` is
+    (first delay, cap) for reconnects and delivery retries.
     """
 
     def __init__(self, config: Config, engine: Engine, mailbox_factory: MailboxFactory | None = None,
                  sender: Sender | None = None, dry_run: bool = False, *, ledger: Ledger | None = None,
                  clock: Callable[[], float] = time.monotonic, rng: Callable[[], float] = random.random,
-                 wait_slice: float = WAIT_SLICE, handle_signals: bool = True, heartbeat: bool = True) -> None:
+                 wait_slice: float = WAIT_SLICE, backoff: tuple[float, float] = (BACKOFF_FIRST, BACKOFF_CAP),
+                 handle_signals: bool = True, heartbeat: bool = True) -> None:
         if config.daemon is None:
             raise ConfigError(config.source, "daemon", "missing table: the daemon needs at least daemon.ledger")
         if not config.inboxes:
@@ -163,6 +166,7 @@ class Daemon:
         self.clock = clock
         self.rng = rng
         self.wait_slice = wait_slice
+        self.backoff = backoff
         self.handle_signals = handle_signals
         self.heartbeat = heartbeat and not dry_run
         self.stats: dict[str, InboxStats] = {name: InboxStats() for name in config.inboxes}
@@ -196,15 +200,16 @@ class Daemon:
         for stats in self.stats.values():
             stats.set_state("starting")
         previous = self._install_signals()
-        ledger = self._open_ledger()
-        threads = [
-            threading.Thread(target=self._worker, args=(inbox, ledger), name=f"triage-{name}", daemon=True)
-            for name, inbox in self.config.inboxes.items()
-        ]
-        mode = "once" if once else "watching"
-        log.info("daemon: starting (%s%s) for inboxes %s", mode, ", dry run" if self.dry_run else "",
-                 ", ".join(self.config.inboxes))
+        threads: list[threading.Thread] = []
         try:
+            ledger = self._open_ledger()
+            threads = [
+                threading.Thread(target=self._worker, args=(inbox, ledger), name=f"triage-{name}", daemon=True)
+                for name, inbox in self.config.inboxes.items()
+            ]
+            mode = "once" if once else "watching"
+            log.info("daemon: starting (%s%s) for inboxes %s", mode, ", dry run" if self.dry_run else "",
+                     ", ".join(self.config.inboxes))
             for thread in threads:
                 thread.start()
             next_beat = 0.0
@@ -218,7 +223,7 @@ class Daemon:
             self._stop.set()
             for thread in threads:
                 thread.join()
-            if self.heartbeat:
+            if self.heartbeat and threads:
                 self._write_heartbeat()
             self._close_ledger()
             self._restore_signals(previous)
@@ -306,8 +311,8 @@ class Daemon:
 
     def _worker(self, inbox: Inbox, ledger: Ledger) -> None:
         stats = self.stats[inbox.name]
-        reconnect = Backoff(rng=self.rng)
-        retry = Backoff(rng=self.rng)
+        reconnect = Backoff(*self.backoff, rng=self.rng)
+        retry = Backoff(*self.backoff, rng=self.rng)
         mailbox: Mailbox | None = None
         applier: Applier | None = None
         failures = 0
@@ -419,7 +424,7 @@ class Daemon:
                     break
             else:
                 delivery_failures = 0
-                if outcome == "failed":
+                if outcome == "failed" and not self.dry_run:  # a dry run counts no attempts: no use trying again
                     retry.append(ref)
             if total >= every and handled % every == 0:
                 elapsed = max(self.clock() - started, 1e-9)
@@ -433,8 +438,6 @@ class Daemon:
                     break
                 if self._handle(ref, mailbox, applier, stats) == "failed":
                     again.append(ref)
-            if len(again) == len(retry) and self.dry_run:
-                break  # a dry run counts no attempts: it would never reach the quarantine
             retry = again
         left = total - handled
         stats.pending = deferred + len(retry) + left

@@ -24,6 +24,8 @@ The only module of triage that imports imapclient. What it promises beyond the p
 - `wait` uses IDLE (renewed every ``idle_renew`` seconds, at most 29 minutes; keep-alives
   ignored) when the server offers it and ``inbox.idle`` is true, otherwise (or when the
   server refuses IDLE) it polls every ``inbox.poll_interval`` seconds.
+- Caller bugs are not `MailboxError`: an invalid keyword or flag raises `ValueError`; a
+  missing password variable or file raises `triage.errors.ConfigError` from `connect`.
 """
 
 from __future__ import annotations
@@ -167,6 +169,7 @@ class ImapMailbox:
         self.name = inbox.name
         self.idle_renew = max(0.1, min(float(idle_renew), IDLE_RENEW_MAX))
         self._client: imapclient.IMAPClient | None = None
+        self._uidvalidity_before: int | None = None  # of the previous session, to log a change
         self._where = f"inbox {inbox.name} ({inbox.host}:{inbox.port})"
         self._reset_session()
 
@@ -202,7 +205,9 @@ class ImapMailbox:
             client.login(inbox.username, password)
             step = f"select {inbox.folder}"
             self._client = client
+            previous = self._uidvalidity
             self._reset_session()
+            self._uidvalidity_before = previous
             self._capabilities = frozenset(bytes(c).upper() for c in client.capabilities())
             self._select_inbox()
         except BaseException as exc:
@@ -248,8 +253,9 @@ class ImapMailbox:
         validity = info.get(b"UIDVALIDITY")
         if not isinstance(validity, int):
             raise imap_errors.IMAPClientError(f"SELECT {self.inbox.folder} gave no UIDVALIDITY")
-        if self._uidvalidity is not None and validity != self._uidvalidity:
-            log.warning("inbox=%s UIDVALIDITY changed from %s to %s", self.name, self._uidvalidity, validity)
+        before = self._uidvalidity if self._uidvalidity is not None else self._uidvalidity_before
+        if before is not None and validity != before:
+            log.warning("inbox=%s UIDVALIDITY changed from %s to %s: UIDs were renumbered", self.name, before, validity)
         self._uidvalidity = validity
         self._take_new_mail_notices()  # SELECT's own EXISTS/RECENT are not news
 

@@ -21,6 +21,8 @@ IMAP server (or read by mutt) and keeps its state:
 - `mark` and `move` of a message that is already gone log a warning (idempotent retries).
 - `wait` looks at ``new/`` and ``cur/`` every ``tick`` seconds (0.25 s) and returns True as
   soon as a message appears that the last `untriaged` did not see.
+- File system errors become `MailboxError` naming the inbox and path; an invalid keyword or
+  flag (a caller bug) raises `ValueError`.
 """
 
 from __future__ import annotations
@@ -320,7 +322,8 @@ class MaildirMailbox:
         return False
 
     def wait(self, timeout: float) -> bool:
-        """Poll ``new/`` and ``cur/`` every ``tick`` seconds; True when a message the last `untriaged` missed is there."""
+        """Poll ``new/`` and ``cur/`` every ``tick`` seconds; True once a message is there that the last
+        `untriaged` did not see (at once if `untriaged` was never called), False after ``timeout``."""
         self._check_open()
         deadline = time.monotonic() + timeout
         while True:
