@@ -32,6 +32,11 @@ EXAMPLES = {
         "Guten Tag,\n\nbitte löschen Sie unsere Meldung www.openpr.de/news/1187342/Berger-Bau-eroeffnet-Niederlassung.html, "
         "sie ist nicht mehr aktuell.\n\nGruß\nThomas Berger",
     ),
+    "deletion.en": (
+        "Mark Ellison <mark@ellison-consulting.com>", "Remove old press release",
+        "Hi,\n\nplease delete our press release from 2019 about the office opening, you can find it at "
+        "www.presseportal-24.de/news/44120/ellison-opens-munich-office.\n\nBest,\nMark",
+    ),
     "deletion-legal.de": (
         "Kanzlei-Assistenz Weber <assistenz@weber-recht.de>", "Dringend: Löschung wegen Abmahnung",
         "Sehr geehrte Damen und Herren,\n\nunser Mandant hat wegen der Pressemitteilung "
@@ -48,9 +53,29 @@ EXAMPLES = {
 }
 
 
+ACKNOWLEDGED = {
+    "acknowledgement.de": ("Petra Lang <p.lang@lang-steuer.de>", "Rechnung März",
+                           "Guten Tag,\n\nbitte senden Sie mir die Rechnung für März noch einmal zu.\n\nDanke\nPetra Lang"),
+    "acknowledgement.en": ("Jonas Berg <jonas@berg-studio.se>", "Quote for 20 releases",
+                           "Hello,\n\nwhat would a package of 20 press releases cost for our agency?\n\nThanks,\nJonas"),
+}
+
+
 def render(engine) -> dict[str, str]:
+    """Each example through the engine; the acknowledgement ones with acknowledgements switched on."""
+    from dataclasses import replace
+
+    from triage.engine import Engine
+
+    out = _render(engine, EXAMPLES)
+    config = replace(engine.config, drafts=replace(engine.config.drafts, acknowledge_other_topics=True))
+    out.update(_render(Engine(config, engine.model), ACKNOWLEDGED))
+    return out
+
+
+def _render(engine, examples) -> dict[str, str]:
     out = {}
-    for name, (sender, subject, body) in EXAMPLES.items():
+    for name, (sender, subject, body) in examples.items():
         raw = (f"From: {sender}\nTo: support@pr-gateway.de\nSubject: {subject}\nMessage-ID: <{name}@example.org>\n"
                f"Content-Type: text/plain; charset=utf-8\nContent-Transfer-Encoding: 8bit\n\n{body}\n").encode()
         outcome = engine.triage_raw([raw], [name])[0]

@@ -13,7 +13,7 @@ def test_example_drafts_are_current(engine):
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     rendered = module.render(engine)
-    assert len(rendered) == 5
+    assert len(rendered) == 8
     for name, text in rendered.items():
         stored = (ROOT / "docs" / "drafts" / name).read_text(encoding="utf-8")
         assert stored == text, f"docs/drafts/{name} is stale: run python scripts/render_draft_examples.py"

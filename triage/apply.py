@@ -197,7 +197,8 @@ class Applier:
                                                                        [decision.group_address])
         if kind == "draft":
             assert decision.draft
-            from_address = decision.team_address or self.config.teams[self.inbox.team].address
+            # A draft answers from the inbox the customer wrote to; its signature names the team of the matter.
+            from_address = self.config.teams[self.inbox.team].address
             message_id = action_message_id(ref.inbox, ref.uidvalidity, ref.uid, "draft", from_address)
             folder = self.inbox.drafts_folder
             if self.mailbox.contains(folder, "Message-ID", message_id):

@@ -44,7 +44,7 @@ from email.policy import compat32
 from pathlib import Path
 from typing import Any
 
-from triage.apply import Applier, mark_keywords
+from triage.apply import Applier, content_hash, mark_keywords
 from triage.config import Config, Inbox
 from triage.engine import Engine
 from triage.errors import ConfigError, DeliveryError, LedgerError, MailboxError, TriageError
@@ -542,8 +542,6 @@ def _who(ref: MessageRef) -> str:
 
 
 def _sha256(raw: bytes) -> str:
-    from triage.apply import content_hash
-
     return content_hash(raw)
 
 

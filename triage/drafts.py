@@ -62,6 +62,12 @@ WORK = {
     "influma": ("Ihre Eingaben", "your entries"),
     "unknown": ("Ihre Pressemitteilung bzw. Ihre Eingaben", "your press release or other entries"),
 }
+# Sender names that belong to an organisation or a role, not a person: greet neutrally.
+_ORGANISATION = re.compile(
+    r"\b(?:gmbh|ag|ug|ltd|llc|inc|kg|ohg|e\.?v|team|support|info|office|kanzlei|assistenz|sekretariat|redaktion|"
+    r"marketing|buchhaltung|accounting|service|verwaltung|praxis|hotel|verein|agentur|agency|studio|shop|noreply|no-reply)\b",
+    re.I,
+)
 _PREFIX = re.compile(r"^(?:\s*(?:re|aw|antw|sv|wg|fwd?|fw)\s*(?:\[\d+\])?\s*:\s*)+", re.I)
 
 
@@ -120,7 +126,7 @@ def greeting(name: str, language: str) -> str:
     """A neutral greeting with the writer's name when it looks like a person's name."""
     clean = re.sub(r"[^\w .'-]", "", name, flags=re.UNICODE).strip()
     words = clean.split()
-    if 2 <= len(words) <= 4 and not re.search(r"\b(?:gmbh|ag|ug|ltd|inc|team|support|info|office|kg|e\.?v)\b", clean, re.I):
+    if 2 <= len(words) <= 4 and not _ORGANISATION.search(clean):
         return f"Guten Tag {clean}," if language == "de" else f"Dear {clean},"
     return "Guten Tag," if language == "de" else "Hello,"
 

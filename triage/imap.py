@@ -37,15 +37,13 @@ import ssl
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from email.parser import BytesHeaderParser
-from email.policy import compat32
 
 import imapclient
 from imapclient import exceptions as imap_errors
 
 from triage.config import Inbox
 from triage.errors import MailboxError
-from triage.mailbox import TRIAGED_KEYWORD, MessageRef
+from triage.mailbox import TRIAGED_KEYWORD, MessageRef, header_values, message_id_of
 
 log = logging.getLogger(__name__)
 
@@ -60,7 +58,6 @@ _DELETED = "\\Deleted"
 _NOT_SELECTABLE = {b"\\NOSELECT", b"\\NONEXISTENT"}
 # An IMAP atom: no space, no list/quote/wildcard/literal characters, no controls.
 _KEYWORD = re.compile(r"^\\?[^\s(){}%*\"\\\]\x00-\x1f\x7f]+$")
-_MESSAGE_ID = re.compile(r"<[^<>\s]+>")
 
 
 class _Redactor(logging.Filter):
@@ -123,20 +120,6 @@ def folder_chain(folder: str, separator: str | None, prefix: str = "") -> list[s
     if prefix and (separator.join(parts) + separator).startswith(prefix):
         parts = (separator.join(parts)[len(prefix):]).split(separator)  # already carries the prefix
     return [prefix + separator.join(parts[: i + 1]) for i in range(len(parts))]
-
-
-def _header_values(raw: bytes, header: str) -> list[str]:
-    message = BytesHeaderParser(policy=compat32).parsebytes(raw)
-    return [" ".join(str(value).split()) for value in message.get_all(header, [])]
-
-
-def _message_id(raw: bytes) -> str:
-    """The first ``<id>`` of the Message-ID header (as `triage.parsing` reads it), else the raw value."""
-    values = _header_values(raw, "Message-ID")
-    if not values:
-        return ""
-    match = _MESSAGE_ID.search(values[0])
-    return match.group(0) if match else values[0].strip()
 
 
 def _section(item: dict, prefix: bytes) -> bytes | None:
@@ -332,7 +315,7 @@ class ImapMailbox:
                         continue
                     header = _section(item, b"BODY[HEADER.FIELDS") or b""
                     refs.append(MessageRef(self.name, self._uidvalidity or 0, str(uid),
-                                           int(item.get(b"RFC822.SIZE", 0)), _message_id(header)))
+                                           int(item.get(b"RFC822.SIZE", 0)), message_id_of(header)))
         log.debug("inbox=%s %d untriaged message(s)", self.name, len(refs))
         return refs
 
@@ -426,7 +409,7 @@ class ImapMailbox:
                 if uids:
                     data = client.fetch(sorted(uids)[-CONTAINS_CHECK_MAX:],
                                         [f"BODY.PEEK[HEADER.FIELDS ({header.upper()})]"])
-                    found = any(wanted in _header_values(_section(item, b"BODY[HEADER.FIELDS") or b"", header)
+                    found = any(wanted in header_values(_section(item, b"BODY[HEADER.FIELDS") or b"", header)
                                 for item in data.values())
             finally:
                 if elsewhere and self._client is not None:

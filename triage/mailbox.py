@@ -6,10 +6,29 @@ A `MessageRef` names one message for the ledger: inbox, UIDVALIDITY, UID
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
+from email.parser import BytesHeaderParser
+from email.policy import compat32
 from typing import Protocol
 
 TRIAGED_KEYWORD = "$Triaged"
+_MESSAGE_ID = re.compile(r"<[^<>\s]+>")
+
+
+def header_values(raw: bytes, header: str) -> list[str]:
+    """Every value of ``header`` in a message's header section, unfolded (for the adapters)."""
+    message = BytesHeaderParser(policy=compat32).parsebytes(raw)
+    return [" ".join(str(value).split()) for value in message.get_all(header, [])]
+
+
+def message_id_of(raw: bytes) -> str:
+    """The first ``<id>`` of the Message-ID header (as `triage.parsing` reads it), else the raw value."""
+    values = header_values(raw, "Message-ID")
+    if not values:
+        return ""
+    match = _MESSAGE_ID.search(values[0])
+    return match.group(0) if match else values[0].strip()
 
 
 @dataclass(frozen=True)

@@ -35,13 +35,11 @@ import re
 import socket
 import threading
 import time
-from email.parser import BytesHeaderParser
-from email.policy import compat32
 from pathlib import Path
 
 from triage.config import Inbox
 from triage.errors import MailboxError
-from triage.mailbox import TRIAGED_KEYWORD, MessageRef
+from triage.mailbox import TRIAGED_KEYWORD, MessageRef, header_values, message_id_of
 
 log = logging.getLogger(__name__)
 
@@ -51,7 +49,6 @@ HEADER_MAX = 256 * 1024  # bytes read when looking for the end of a header secti
 SYSTEM_FLAGS = {"\\Draft": "D", "\\Flagged": "F", "\\Answered": "R", "\\Seen": "S", "\\Deleted": "T"}
 _KEYWORD = re.compile(r"^[^\s(){}%*\"\\\]\x00-\x1f\x7f]+$")
 _DELIVERED = re.compile(r"^(\d+)\.(?:M(\d+))?")
-_MESSAGE_ID = re.compile(r"<[^<>\s]+>")
 _names = itertools.count()
 _names_lock = threading.Lock()
 
@@ -142,19 +139,6 @@ def _read_header(path: Path, limit: int = HEADER_MAX) -> bytes:
     return bytes(out)
 
 
-def _header_values(raw: bytes, header: str) -> list[str]:
-    message = BytesHeaderParser(policy=compat32).parsebytes(raw)
-    return [" ".join(str(value).split()) for value in message.get_all(header, [])]
-
-
-def _message_id(raw: bytes) -> str:
-    values = _header_values(raw, "Message-ID")
-    if not values:
-        return ""
-    match = _MESSAGE_ID.search(values[0])
-    return match.group(0) if match else values[0].strip()
-
-
 class MaildirMailbox:
     """One local Maildir inbox (see the module docstring). One instance per worker thread."""
 
@@ -206,7 +190,7 @@ class MaildirMailbox:
                     continue
                 try:
                     size = path.stat().st_size
-                    message_id = _message_id(_read_header(path))
+                    message_id = message_id_of(_read_header(path))
                 except FileNotFoundError:  # renamed by someone else meanwhile: next round sees it
                     continue
                 found.append((_age(key, path), MessageRef(self.name, 0, key, size, message_id)))
@@ -313,7 +297,7 @@ class MaildirMailbox:
                 return False
             for path in self._files(folder_dir).values():
                 try:
-                    if wanted in _header_values(_read_header(path), header):
+                    if wanted in header_values(_read_header(path), header):
                         return True
                 except FileNotFoundError:
                     continue
