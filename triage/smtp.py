@@ -69,6 +69,7 @@ class SmtpSender:
         password = self._password()
         started = time.monotonic()
         smtp: smtplib.SMTP | None = None
+        accepted = False
         try:
             smtp = self._connect()
             if self.delivery.username:
@@ -76,6 +77,7 @@ class SmtpSender:
             smtp.ehlo_or_helo_if_needed()
             options = ["BODY=8BITMIME"] if not raw.isascii() and smtp.has_extn("8bitmime") else []
             refused = smtp.sendmail(sender, recipients, raw, mail_options=options)
+            accepted = True
         except smtplib.SMTPRecipientsRefused as exc:
             raise DeliveryError(self._scrub(f"SMTP {self.where}: every recipient refused: "
                                             f"{_refusals(exc.recipients)}", password)) from None
@@ -85,7 +87,11 @@ class SmtpSender:
         except (smtplib.SMTPException, OSError) as exc:
             raise DeliveryError(self._scrub(f"SMTP {self.where}: {_what(exc)}: {exc}", password)) from None
         finally:
-            if smtp is not None:
+            if smtp is not None and accepted:
+                # The server has taken the message: hang up without waiting for QUIT's reply, so the
+                # caller records the hand-off at once (a crash in between would send it again).
+                smtp.close()
+            elif smtp is not None:
                 _quit(smtp)
         detail = f"smtp {self.where} accepted for {', '.join(r for r in recipients if r not in refused)}"
         if refused:
