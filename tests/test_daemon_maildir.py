@@ -368,3 +368,44 @@ def test_cli_run_dry_run_then_once(tmp_path, monkeypatch):
     delivered = group_mail(tmp_path / "demo" / "groups")
     assert sum(len(v) for v in delivered.values()) == sum(1 for g, _, _ in EXPECTED.values() if g) + 1
     assert main(["run", "--config", str(tmp_path / "missing.toml"), "--once"]) == 2
+
+
+def test_a_mail_renumbered_while_half_done_resumes_and_is_never_forwarded_twice(tmp_path, engine):
+    """Forward sent, then the server went away before the draft was stored; the mail turns up under a
+    new UID (a rebuilt mailbox): its pending actions are resumed, it is not forwarded again."""
+    inbox = inbox_dir(tmp_path, "support")
+    raw = samples("support")[0]  # the upload error: forward, then a draft
+    old_key = deliver(inbox, raw)
+    config = maildir_config(tmp_path)
+
+    class AppendFails(MaildirMailbox):
+        def append(self, folder, raw, flags):
+            raise MailboxError("connection lost before the draft was stored (simulated)")
+
+    first = daemon(config, engine, mailbox_factory=lambda box: AppendFails(box) if box.name == "support"
+                   else MaildirMailbox(box))
+    first.run(once=True)
+    assert sum(len(v) for v in group_mail(tmp_path / "demo" / "groups").values()) == 1
+    ledger = Ledger(config.daemon.ledger)
+    try:
+        assert [a.kind for a in ledger.pending_actions("support")] == ["draft", "mark"]
+    finally:
+        ledger.close()
+
+    # The mailbox is rebuilt: the same message under a new key (its UID in Maildir).
+    (old_path,) = [p for p in inbox.rglob("*") if p.is_file() and p.name.startswith(old_key)]
+    new_key = deliver(inbox, old_path.read_bytes())
+    old_path.unlink()
+
+    assert daemon(config, engine).run(once=True) == 0
+    delivered = group_mail(tmp_path / "demo" / "groups")
+    assert sum(len(v) for v in delivered.values()) == 1, "no second forward"
+    assert len(files(inbox / ".Drafts")) == 1, "the pending draft was stored"
+    (new_path,) = [p for p in inbox.rglob("*") if p.is_file() and p.name.startswith(new_key)]
+    assert "$Triaged" in keywords(inbox, new_path)
+    ledger = Ledger(config.daemon.ledger)
+    try:
+        assert ledger.pending_actions() == []
+        assert ledger.find("support", 0, new_key) is not None
+    finally:
+        ledger.close()

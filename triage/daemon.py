@@ -479,11 +479,19 @@ class Daemon:
         who = _who(ref)
         try:
             if record is None or record.decision is None:
-                earlier = ledger.find_done(ref.inbox, ref.message_id, _sha256(raw))
+                digest = _sha256(raw)
+                earlier = ledger.find_done(ref.inbox, ref.message_id, digest)
                 if earlier is not None and (earlier.uidvalidity, earlier.uid) != (ref.uidvalidity, ref.uid):
                     applier.renumbered(ref, earlier)
                     stats.renumbered += 1
                     return "renumbered"
+                half_done = ledger.find_unfinished(ref.inbox, ref.message_id, digest)
+                if half_done is not None and (half_done.uidvalidity, half_done.uid) != (ref.uidvalidity, ref.uid):
+                    # Renumbered while its actions were under way: carry on with them, never start anew.
+                    if not self.dry_run:
+                        ledger.renumber(half_done.id, ref.uidvalidity, ref.uid)
+                    log.info("%s: renumbered while half done (was uidvalidity=%s uid=%s): resuming its actions",
+                             who, half_done.uidvalidity, half_done.uid)
             elif record.state == "done":
                 # Done and recorded, yet the inbox lists it as untriaged: the mark was lost (e.g. a server crash).
                 decision = decision_from_json(record.decision)

@@ -215,6 +215,17 @@ class Ledger:
                 (inbox, message_id, sha256)).fetchone()
         return _mail(row)
 
+    def find_unfinished(self, inbox: str, message_id: str, sha256: str) -> MailRecord | None:
+        """A decided but half-done mail with this Message-ID and content hash (renumbered while in hand)."""
+        with self._use() as db:
+            row = db.execute(
+                "SELECT * FROM mails m WHERE inbox = ? AND message_id = ? AND sha256 = ? AND decision IS NOT NULL "
+                "AND state != 'quarantined' AND (state != 'done' OR EXISTS "
+                "(SELECT 1 FROM actions a WHERE a.mail_id = m.id AND a.state = 'pending')) "
+                "ORDER BY updated DESC LIMIT 1",
+                (inbox, message_id, sha256)).fetchone()
+        return _mail(row)
+
     def record_mail(self, inbox: str, uidvalidity: int, uid: str, message_id: str = "", sha256: str = "") -> MailRecord:
         """The mail's row, created (state ``new``) if missing; fills in a Message-ID or hash learnt later."""
         now = time.time()
