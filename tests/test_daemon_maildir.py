@@ -409,3 +409,22 @@ def test_a_mail_renumbered_while_half_done_resumes_and_is_never_forwarded_twice(
         assert ledger.find("support", 0, new_key) is not None
     finally:
         ledger.close()
+
+
+def test_stop_ends_a_long_wait_at_once(tmp_path, engine):
+    """With the default wait (minutes), stop() still ends an idle daemon within a second."""
+    fill(tmp_path)
+    config = maildir_config(tmp_path)
+    d = Daemon(config, engine, handle_signals=False)  # default wait slice, poll_interval of the demo config
+    runner = threading.Thread(target=d.run)
+    runner.start()
+    try:
+        wait_for(lambda: all(s.state == "idle" for s in d.stats.values()), 30)
+        started = time.monotonic()
+        d.stop()
+        runner.join(5)
+        assert not runner.is_alive()
+        assert time.monotonic() - started < 1.0
+    finally:
+        d.stop()
+        runner.join(5)

@@ -360,6 +360,26 @@ def test_idle_times_out_without_mail_ignoring_keepalives(dovecot, dovecot_user):
 
 
 @pytest.mark.dovecot
+def test_interrupt_ends_an_idle_wait_at_once_and_the_connection_stays_usable(dovecot, dovecot_user):
+    import threading
+
+    with opened(dovecot, dovecot_user) as mailbox:
+        mailbox.untriaged()
+        result: list[bool] = []
+        waiter = threading.Thread(target=lambda: result.append(mailbox.wait(30)))
+        waiter.start()
+        time.sleep(0.5)  # well inside IDLE
+        started = time.monotonic()
+        mailbox.interrupt()
+        waiter.join(5)
+        assert not waiter.is_alive() and result == [False]
+        assert time.monotonic() - started < 1.0
+        dovecot.deliver(dovecot_user, message(7))
+        assert mailbox.wait(5) is True  # the interrupt is used up; IDLE works as before
+        assert "<m7@example.org>" in [r.message_id for r in mailbox.untriaged()]
+
+
+@pytest.mark.dovecot
 @pytest.mark.parametrize("command_in_between", [False, True])
 def test_mail_arriving_before_wait_is_not_missed(dovecot, dovecot_user, command_in_between):
     dovecot.append(dovecot_user, message(1))

@@ -57,7 +57,7 @@ log = logging.getLogger(__name__)
 BACKOFF_FIRST = 1.0  # seconds before the first reconnect / delivery retry
 BACKOFF_CAP = 60.0  # the delay doubles up to this
 BACKOFF_JITTER = 0.2  # each delay is spread by up to ±20 % so inboxes do not retry in lockstep
-WAIT_SLICE = 2.0  # longest single Mailbox.wait: how soon an idle worker notices stop() (new mail: at once)
+WAIT_SLICE = 600.0  # longest single Mailbox.wait; stop() interrupts a wait at once, new mail ends it too
 HEADER_BYTES = 64 * 1024  # what is read of an oversized mail (for its Message-ID)
 DELIVERY_FAILURES_PER_PASS = 3  # this many delivery errors in a row end a pass early: the server is down
 ONCE_CONNECT_TRIES = 3  # run(once=True) gives up on an inbox it cannot reach after this many tries
@@ -144,7 +144,7 @@ class Daemon:
     ``ledger`` defaults to ``daemon.ledger`` (a dry run on a missing ledger
     uses a throw-away one, so it writes nothing). ``clock`` and ``rng``
     make timing and jitter predictable in tests; ``wait_slice`` bounds one
-    `Mailbox.wait` (how soon an idle worker sees `stop()`); ``backoff`` is
+    `Mailbox.wait` (`stop()` interrupts a wait in any case); ``backoff`` is
     (first delay, cap) for reconnects and delivery retries.
     """
 
@@ -174,6 +174,8 @@ class Daemon:
         self._owns_ledger = ledger is None
         self._scratch: tempfile.TemporaryDirectory[str] | None = None
         self._stop = threading.Event()
+        self._mailboxes: dict[str, Mailbox] = {}  # each worker's open mailbox, for stop() to interrupt
+        self._mailboxes_lock = threading.Lock()
         self._engine_lock = threading.Lock()
         self._signals = 0
         self._once = False
@@ -184,6 +186,10 @@ class Daemon:
     def stop(self) -> None:
         """Ask every worker to finish the mail in hand and return (warm shutdown); safe from any thread."""
         self._stop.set()
+        with self._mailboxes_lock:
+            waiting = list(self._mailboxes.values())
+        for mailbox in waiting:
+            mailbox.interrupt()
 
     @property
     def stopping(self) -> bool:
@@ -322,6 +328,10 @@ class Daemon:
                     if mailbox is None:
                         stats.set_state("connecting")
                         mailbox = self.mailbox_factory(inbox)
+                        with self._mailboxes_lock:
+                            self._mailboxes[inbox.name] = mailbox
+                        if self.stopping:
+                            mailbox.interrupt()
                         mailbox.connect()
                         stats.connects += 1
                         applier = Applier(ledger, mailbox, self.sender, self.config, dry_run=self.dry_run)

@@ -31,9 +31,11 @@ The only module of triage that imports imapclient. What it promises beyond the p
 from __future__ import annotations
 
 import logging
+import os
 import re
 import selectors
 import ssl
+import threading
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -154,6 +156,9 @@ class ImapMailbox:
         self._client: imapclient.IMAPClient | None = None
         self._uidvalidity_before: int | None = None  # of the previous session, to log a change
         self._where = f"inbox {inbox.name} ({inbox.host}:{inbox.port})"
+        self._interrupted = threading.Event()
+        self._wake_lock = threading.Lock()
+        self._wake: tuple[int, int] | None = None  # a pipe that ends an IDLE wait early (see interrupt)
         self._reset_session()
 
     def _reset_session(self) -> None:
@@ -203,8 +208,23 @@ class ImapMailbox:
         log.info("inbox=%s connected to %s:%s (%s) folder=%s uidvalidity=%s", self.name, inbox.host, inbox.port,
                  inbox.security, inbox.folder, self._uidvalidity)
 
+    def interrupt(self) -> None:
+        """End a `wait` in progress (or the next one) at once; safe from any thread."""
+        self._interrupted.set()
+        with self._wake_lock:
+            if self._wake is not None:
+                try:
+                    os.write(self._wake[1], b"x")
+                except OSError:
+                    pass
+
     def close(self) -> None:
         """Log out quietly; safe to call twice or after the connection broke."""
+        with self._wake_lock:
+            wake, self._wake = self._wake, None
+        if wake is not None:
+            for fd in wake:
+                os.close(fd)
         client, self._client = self._client, None
         if client is None:
             return
@@ -425,6 +445,9 @@ class ImapMailbox:
         True once ``inbox.poll_interval`` has passed since the last `untriaged` (after a
         NOOP that proves the connection still works), else False after ``timeout``.
         """
+        if self._interrupted.is_set():
+            self._interrupted.clear()
+            return False
         with self._op("wait for new mail", fatal=True) as client:
             if self._take_new_mail_notices() or self._pending_new:
                 self._pending_new = False
@@ -460,15 +483,26 @@ class ImapMailbox:
             if found or _is_new_mail(responses) or self._take_new_mail_notices():
                 log.debug("inbox=%s new mail announced", self.name)
                 return True
+            if self._interrupted.is_set():
+                self._interrupted.clear()
+                return False
         return False
 
     def _idle_round(self, client: imapclient.IMAPClient, until: float) -> bool:
         """Read IDLE responses until ``until``; True on news of mail. Raises `ConnectionError` when the server left."""
+        wake = self._wake_pipe()
         with selectors.DefaultSelector() as selector:
             selector.register(client.socket(), selectors.EVENT_READ)
+            selector.register(wake, selectors.EVENT_READ)
             while (left := until - time.monotonic()) > 0:
-                if not selector.select(left):
+                if self._interrupted.is_set():
+                    return False
+                ready = selector.select(left)
+                if not ready:
                     continue
+                if any(key.fd == wake for key, _ in ready):
+                    os.read(wake, 512)
+                    continue  # the loop's check of the interrupt flag ends the round
                 responses = client.idle_check(timeout=0)
                 if not responses:  # readable, yet no line: end of stream
                     raise ConnectionError("the server closed the connection during IDLE")
@@ -481,13 +515,24 @@ class ImapMailbox:
                 # anything else (keep-alives "OK Still here", EXPUNGE, FETCH flag updates) is no news
         return False
 
+    def _wake_pipe(self) -> int:
+        """The read end of the wake-up pipe, made on first use (closed by `close`)."""
+        with self._wake_lock:
+            if self._wake is None:
+                read, write = os.pipe()
+                os.set_blocking(read, False)
+                os.set_blocking(write, False)
+                self._wake = (read, write)
+            return self._wake[0]
+
     def _poll_wait(self, client: imapclient.IMAPClient, timeout: float) -> bool:
         due = self._last_poll + self.inbox.poll_interval
         left = due - time.monotonic()
-        if left > timeout:
-            time.sleep(max(0.0, timeout))
+        if self._interrupted.wait(max(0.0, min(left, timeout))):
+            self._interrupted.clear()
             return False
-        time.sleep(max(0.0, left))
+        if left > timeout:
+            return False
         client.noop()  # proves the connection; its news do not matter, a poll is due anyway
         self._take_new_mail_notices()
         self._last_poll = time.monotonic()

@@ -74,3 +74,6 @@ class Mailbox(Protocol):
 
     def wait(self, timeout: float) -> bool:
         """Block up to ``timeout`` seconds for new mail (IDLE or polling); True if something may have arrived."""
+
+    def interrupt(self) -> None:
+        """Make a `wait` in progress, or the next one, return False at once (called from another thread)."""

@@ -154,6 +154,11 @@ class MaildirMailbox:
         self._paths: dict[str, Path] = {}  # key -> file, as of the last look (a hint, checked before use)
         self._seen: set[str] | None = None  # the inbox's keys at the last `untriaged`
         self._where = f"inbox {inbox.name} (Maildir {self.root})"
+        self._interrupted = threading.Event()
+
+    def interrupt(self) -> None:
+        """End a `wait` in progress (or the next one) at once; safe from any thread."""
+        self._interrupted.set()
 
     # ---- connection --------------------------------------------------------------------------
 
@@ -311,6 +316,9 @@ class MaildirMailbox:
         self._check_open()
         deadline = time.monotonic() + timeout
         while True:
+            if self._interrupted.is_set():
+                self._interrupted.clear()
+                return False
             try:
                 keys = set(self._files(self.root))
             except OSError as exc:
@@ -320,7 +328,7 @@ class MaildirMailbox:
             left = deadline - time.monotonic()
             if left <= 0:
                 return False
-            time.sleep(min(self.tick, left))
+            self._interrupted.wait(min(self.tick, left))
 
     # ---- helpers -----------------------------------------------------------------------------
 
