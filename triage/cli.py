@@ -111,29 +111,34 @@ def _mail_files(paths: list[str]) -> list[Path]:
     return files
 
 
+CLASSIFY_BATCH = 200  # mails read and decided together: one model call per batch, bounded memory
+
+
 def _classify(args: argparse.Namespace) -> int:
     engine = _engine(args.config, args.model)
     files = _mail_files(args.paths)
-    raws: list[bytes] = []
-    read_errors: dict[int, str] = {}
-    for i, path in enumerate(files):
-        try:
-            raws.append(path.read_bytes())
-        except OSError as exc:
-            read_errors[i] = f"cannot read file: {exc.strerror}"
-            raws.append(b"")
-    outcomes = engine.triage_raw(raws, [str(p) for p in files])
     rows = []
-    for i, (path, outcome) in enumerate(zip(files, outcomes)):
-        if outcome.decision is None:
-            row = _error_row(str(path), read_errors.get(i) or outcome.error or "unknown error")
-        else:
-            row = {"file": str(path), **outcome.decision.to_json()}
-        rows.append(row)
-    if args.json:
-        for row in rows:
-            print(json.dumps(row, ensure_ascii=False))
-    else:
+    for start in range(0, len(files), CLASSIFY_BATCH):
+        batch = files[start:start + CLASSIFY_BATCH]
+        raws: list[bytes] = []
+        read_errors: dict[int, str] = {}
+        for i, path in enumerate(batch):
+            try:
+                raws.append(path.read_bytes())
+            except OSError as exc:
+                read_errors[i] = f"cannot read file: {exc.strerror}"
+                raws.append(b"")
+        outcomes = engine.triage_raw(raws, [str(p) for p in batch])
+        for i, (path, outcome) in enumerate(zip(batch, outcomes)):
+            if outcome.decision is None:
+                row = _error_row(str(path), read_errors.get(i) or outcome.error or "unknown error")
+            else:
+                row = {"file": str(path), **outcome.decision.to_json()}
+            if args.json:
+                print(json.dumps(row, ensure_ascii=False), flush=True)
+            else:
+                rows.append(row)
+    if not args.json:
         _print_table(rows)
     return 0
 
