@@ -146,30 +146,24 @@ def _quit(smtp: smtplib.SMTP) -> None:
         smtp.close()
 
 
+# What went wrong, most specific first (several are subclasses of the later ones).
+_FAILURES: tuple[tuple[type[BaseException] | tuple[type[BaseException], ...], str], ...] = (
+    (smtplib.SMTPAuthenticationError, "login refused"),
+    (smtplib.SMTPNotSupportedError, "not supported by the server"),
+    (smtplib.SMTPSenderRefused, "sender refused"),
+    (smtplib.SMTPDataError, "message refused"),
+    (smtplib.SMTPConnectError, "cannot connect"),
+    (smtplib.SMTPServerDisconnected, "connection lost"),
+    (ssl.SSLCertVerificationError, "certificate not trusted"),
+    (ssl.SSLError, "TLS failed"),
+    ((socket.timeout, TimeoutError), "timed out"),
+    (ConnectionRefusedError, "connection refused"),
+    (OSError, "network error"),
+)
+
+
 def _what(exc: BaseException) -> str:
-    if isinstance(exc, smtplib.SMTPAuthenticationError):
-        return "login refused"
-    if isinstance(exc, smtplib.SMTPNotSupportedError):
-        return "not supported by the server"
-    if isinstance(exc, smtplib.SMTPSenderRefused):
-        return "sender refused"
-    if isinstance(exc, smtplib.SMTPDataError):
-        return "message refused"
-    if isinstance(exc, smtplib.SMTPConnectError):
-        return "cannot connect"
-    if isinstance(exc, smtplib.SMTPServerDisconnected):
-        return "connection lost"
-    if isinstance(exc, ssl.SSLCertVerificationError):
-        return "certificate not trusted"
-    if isinstance(exc, ssl.SSLError):
-        return "TLS failed"
-    if isinstance(exc, (socket.timeout, TimeoutError)):
-        return "timed out"
-    if isinstance(exc, ConnectionRefusedError):
-        return "connection refused"
-    if isinstance(exc, OSError):
-        return "network error"
-    return "SMTP error"
+    return next((text for kind, text in _FAILURES if isinstance(exc, kind)), "SMTP error")
 
 
 def _text(value: bytes | str) -> str:
