@@ -73,6 +73,11 @@ def test_legal_warning(text, legal):
     ("1. Login\n2. Neue Mitteilung\n3. Bild hochladen", ["steps"]),
     ("Zuerst habe ich mich eingeloggt, dann auf Speichern geklickt.", ["steps"]),
     ("First I logged in, then I clicked on Publish and selected LinkedIn.", ["steps"]),
+    ("Steps to reproduce: 1) activate the plugin 2) open any page 3) click Edit", ["steps"]),
+    ("I go to Settings > Team, enter her email and click Send invite.", ["steps"]),
+    ("Dazu markiere ich die Tabelle in Excel, kopiere sie und füge sie im Editor ein.", ["steps"]),
+    ("Beim Hochladen bricht der Upload ab, das Bild soll erst Ende des Monats raus.", []),
+    ("Our press release about the new Save button is not published.", []),
     ("Das Logo (PNG, 2,4 MB, 4000x3000 px) lässt sich nicht hochladen", ["image"]),
 ])
 def test_present_details(text, present):
