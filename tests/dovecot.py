@@ -564,7 +564,17 @@ service lmtp {{
 
         Returns whether a connection was there to drop (doveadm exits 68 when there was none).
         """
-        return bool(self.doveadm("kick", self._user(user).name, ok=(0, 68)).strip())
+        name = self._user(user).name
+        kicked = bool(self.doveadm("kick", name, ok=(0, 68)).strip())
+        # doveadm returns once the kick is sent; wait until the connections are really gone,
+        # or the next command may still go through on a closing connection.
+        deadline = time.monotonic() + 5
+        while kicked and time.monotonic() < deadline:
+            still = self.doveadm("who", "-1", name, ok=(0, 68))
+            if not any(line.split()[:1] == [name] for line in still.splitlines()):
+                break
+            time.sleep(0.02)
+        return kicked
 
     def set_uidvalidity(self, user: DovecotUser | str, value: int, folder: str = "INBOX") -> None:
         """Change a folder's UIDVALIDITY live (``doveadm mailbox update --uid-validity``)."""

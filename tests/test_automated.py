@@ -36,6 +36,10 @@ def _mail(body="Hallo, die Rechnung fehlt.", subject="Rechnung", sender="Kunde <
     ({"subject": "Automatische Antwort: Ihre Anfrage"}, "auto-reply"),
     ({"subject": "AW: Rechnung", "body": "Vielen Dank für Ihre Nachricht. Ich bin bis 14.06. nicht im Büro und ab dem 17.06. wieder erreichbar. In dringenden Fällen wenden Sie sich an info@example.org."}, "auto-reply"),
     ({"subject": "Re: invoice", "body": "Thank you for your email. I am out of the office until Monday and will respond upon my return."}, "auto-reply"),
+    ({"subject": "Re: Ihre Rechnung", "body": "Diese Nachricht wurde automatisch erstellt. Dieses Postfach wird nicht mehr betreut."}, "auto-reply"),
+    ({"subject": "Re: report", "body": "Our office is closed for the holidays until Jan 6. We'll reply when we're back."}, "auto-reply"),
+    ({"subject": "Re: release", "body": "I'm travelling with limited access to email until 18 March. For anything urgent please call the studio."}, "auto-reply"),
+    ({"subject": "Passwort", "body": "Der Link ist abgelaufen, wieder das Gleiche. Ich bin gerade im Urlaub und nur mobil online."}, None),
     ({}, None),
     ({"body": "Ich bin nächste Woche im Urlaub, bitte schicken Sie die Rechnung vorher."}, None),
 ])

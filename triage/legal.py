@@ -10,9 +10,12 @@ from __future__ import annotations
 import re
 
 _TERMS = re.compile(
-    r"abmahn\w*|unterlassung\w*|einstweilig\w*\s+verf(?:ü|ue)gung\w*|\bverf(?:ü|ue)gung\s+des\s+\w*gerichts|"
-    r"gerichtsbeschlu\w*|gerichtsurteil\w*|\burteil\w*|\bgericht(?:e|s|lich\w*)?\b|landgericht\w*|oberlandesgericht\w*|"
-    r"\bklage\w*|\bverklag\w*|\bklag(?:en|t)\b|rechtsanwalt\w*|rechtsanw(?:ä|ae)lt\w*|\banw(?:a|ä|ae)lt\w*|anwaltskanzlei\w*|"
+    r"abmahn\w*|unterlassung\w*|(?:einstweilig|superprovisorisch|vorsorglich|gerichtlich)\w*\s+verf(?:ü|ue)gung\w*|"
+    r"\bverf(?:ü|ue)gung\s+des\s+\w*gerichts|gerichtsbeschlu\w*|gerichtsurteil\w*|\burteil\w*|"
+    r"\bgericht(?:e|s|lich\w*)?\b|(?:handels|land|amts|oberlandes|bundes|verwaltungs|bezirks|kantons|zivil)gericht\w*|"
+    r"\bklag(?:e|s|t|en)\w*|\bverklag\w*|schreiben\s+der\s+gegenseite|gegnerische\w*\s+(?:anwalt|anw(?:ä|ae)lt|seite|partei)\w*|"
+    r"legal\s+letter|\bcounsel\b|\bdefamat\w*|\blibel\w*|\bslander\w*|\bproceedings\b|we\s+act\s+for|"
+    r"verleumd\w*|rufsch(?:ä|ae)digend\w*|üble\s+nachrede|rechtsanwalt\w*|rechtsanw(?:ä|ae)lt\w*|\banw(?:a|ä|ae)lt\w*|anwaltskanzlei\w*|"
     r"\bkanzlei\b|anwaltsschreiben|rechtliche(?:n)?\s+schritte|juristische(?:n)?\s+schritte|rechtsweg|rechtsstreit\w*|"
     r"schadensersatz\w*|schadenersatz\w*|strafbewehrt\w*|ordnungsgeld\w*|"
     r"cease[\s-]+and[\s-]+desist|legal\s+notice|court\s+order\w*|\bcourt\b|injunction\w*|lawsuit\w*|\bsue\b|\bsuing\b|\bsued\b|"
