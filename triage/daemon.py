@@ -39,8 +39,6 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from email.parser import BytesHeaderParser
-from email.policy import compat32
 from pathlib import Path
 from typing import Any
 
@@ -49,7 +47,7 @@ from triage.config import Config, Inbox
 from triage.engine import Engine
 from triage.errors import ConfigError, DeliveryError, LedgerError, MailboxError, TriageError
 from triage.ledger import Ledger, decision_from_json
-from triage.mailbox import Mailbox, MessageRef
+from triage.mailbox import Mailbox, MessageRef, message_id_of
 from triage.smtp import Sender, make_sender
 
 log = logging.getLogger(__name__)
@@ -489,7 +487,7 @@ class Daemon:
         who = _who(ref)
         try:
             if record is None or record.decision is None:
-                digest = _sha256(raw)
+                digest = content_hash(raw)
                 earlier = ledger.find_done(ref.inbox, ref.message_id, digest)
                 if earlier is not None and (earlier.uidvalidity, earlier.uid) != (ref.uidvalidity, ref.uid):
                     applier.renumbered(ref, earlier)
@@ -534,7 +532,8 @@ class Daemon:
         if self.dry_run:
             log.warning("%s: cannot triage (dry run, no attempt counted): %s", who, error)
             return "failed"
-        attempts = applier.ledger.add_attempt(ref.inbox, ref.uidvalidity, ref.uid, error, ref.message_id, _sha256(raw))
+        attempts = applier.ledger.add_attempt(ref.inbox, ref.uidvalidity, ref.uid, error, ref.message_id,
+                                              content_hash(raw))
         if attempts >= self.settings.max_attempts:
             return self._quarantine(ref, applier, stats, f"{error} (after {attempts} attempts)", raw)
         log.warning("%s: cannot triage (attempt %d of %d): %s", who, attempts, self.settings.max_attempts, error)
@@ -544,7 +543,7 @@ class Daemon:
                              size: int) -> str:
         if not ref.message_id:
             head = mailbox.fetch(ref, HEADER_BYTES)
-            ref = replace(ref, message_id=_header_message_id(head))
+            ref = replace(ref, message_id=message_id_of(head))
         reason = f"too large: {size} bytes (daemon.max_message_bytes is {self.settings.max_message_bytes})"
         return self._quarantine(ref, applier, stats, reason, None)
 
@@ -557,22 +556,6 @@ class Daemon:
 
 def _who(ref: MessageRef) -> str:
     return f"inbox={ref.inbox} uid={ref.uid} message_id={ref.message_id or '-'}"
-
-
-def _sha256(raw: bytes) -> str:
-    return content_hash(raw)
-
-
-def _header_message_id(head: bytes) -> str:
-    """The Message-ID in the first bytes of a message (``""`` when there is none)."""
-    end = head.find(b"\r\n\r\n")
-    if end < 0:
-        end = head.find(b"\n\n")
-    try:
-        headers = BytesHeaderParser(policy=compat32).parsebytes(head[: end if end >= 0 else len(head)])
-        return " ".join(str(headers.get("Message-ID", "")).split())
-    except Exception:  # a mangled header block: the reason is logged without the ID
-        return ""
 
 
 def _close(mailbox: Mailbox | None, name: str) -> None:

@@ -13,7 +13,6 @@ import logging
 import re
 from email.header import decode_header, make_header
 from email.message import Message
-from email.utils import getaddresses
 
 import mailparser
 from mailparser.exceptions import MailParserError
@@ -161,8 +160,3 @@ def _clean_header(text: str) -> str:
 def _first_id(value: object) -> str:
     match = re.search(r"<[^<>\s]+>", str(value or ""))
     return match.group(0) if match else str(value or "").strip()
-
-
-def address_list(value: str) -> list[str]:
-    """Addresses named in a header value such as ``To:``."""
-    return [addr.lower() for _, addr in getaddresses([value]) if addr]
